@@ -179,7 +179,7 @@ export class DayoneJoiner extends Construct {
       }));
     };
     ownItems(steps.IssueTap, "DeliveryReceiptsOnly", "TAP#",
-      ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]);
+      ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
     ownItems(steps.HrisWriteback, "WritebackLogOnly", "WRITEBACK#", ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
 
     // Secrets: GetSecretValue on the named secrets only.
