@@ -62,7 +62,10 @@ pub enum Decision {
     /// On the policy's reserved list.
     Reserved,
     /// Longer than the namespace allows even after truncation.
-    TooLong { namespace: Namespace, max: usize },
+    TooLong {
+        namespace: Namespace,
+        max: usize,
+    },
     /// Nothing left after transliteration and cleaning.
     Empty,
     /// The same names as an earlier rule produced.
@@ -140,14 +143,18 @@ impl SuffixTemplate {
             rule: format!("suffix {n}"),
             sam_account_name: fit(&self.sam_stem, self.sam_max),
             upn: format!("{}@{}", fit(&self.upn_stem, self.upn_max), self.upn_domain),
-            mail: format!("{}@{}", fit(&self.mail_stem, self.mail_max), self.mail_domain),
+            mail: format!(
+                "{}@{}",
+                fit(&self.mail_stem, self.mail_max),
+                self.mail_domain
+            ),
         }
     }
 
     /// Whether a suffixed candidate collides with a reserved name.
     pub fn is_reserved(&self, candidate: &Candidate) -> bool {
         let sam = candidate.sam_account_name.to_lowercase();
-        self.reserved.iter().any(|r| *r == sam)
+        self.reserved.contains(&sam)
     }
 }
 
