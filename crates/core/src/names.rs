@@ -125,8 +125,15 @@ pub struct SuffixTemplate {
     pub mail_stem: String,
     pub mail_max: usize,
     pub mail_domain: String,
+    /// The first numeric suffix handed out (`[username] suffix_start`, 2 by default).
+    #[serde(default = "default_suffix_start")]
+    pub start: u64,
     /// Reserved names (lowercased) a suffixed candidate must also avoid.
     pub reserved: Vec<String>,
+}
+
+fn default_suffix_start() -> u64 {
+    2
 }
 
 impl SuffixTemplate {
@@ -183,6 +190,7 @@ mod tests {
             mail_stem: "john.smith".into(),
             mail_max: 64,
             mail_domain: "contoso.com".into(),
+            start: 2,
             reserved: vec!["admin2".into()],
         }
     }

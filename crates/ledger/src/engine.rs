@@ -248,7 +248,8 @@ async fn next_suffixed<S: Store + ?Sized>(
         });
     }
     for _ in 0..MAX_ATTEMPTS {
-        let n = store.next_suffix(&plan.suffix_key).await?;
+        // The counter hands out 2, 3, …; the policy may start its suffixes elsewhere.
+        let n = store.next_suffix(&plan.suffix_key).await? - 2 + template.start;
         *round_trips += 1;
         let digits = n.to_string().len();
         if n > MAX_SUFFIX || digits >= template.sam_max {
@@ -267,15 +268,16 @@ async fn next_suffixed<S: Store + ?Sized>(
             });
             continue;
         }
-        let detail = if n == 2 {
+        let detail = if n == template.start {
             format!(
                 "every rule candidate is held, so the first numeric suffix for '{}' is used",
                 plan.suffix_key
             )
         } else {
             format!(
-                "every rule candidate is held; the suffix counter for '{}' says 2..{} are already handed out",
+                "every rule candidate is held; the suffix counter for '{}' says {}..{} are already handed out",
                 plan.suffix_key,
+                template.start,
                 n - 1
             )
         };

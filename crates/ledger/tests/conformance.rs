@@ -95,6 +95,18 @@ mod cases {
         );
     }
 
+    pub async fn suffixes_start_where_the_policy_says(ledger: &dyn Ledger) {
+        let mut plan = john_smith();
+        plan.suffix.start = 10;
+        for w in ["W1", "W2"] {
+            ledger.allocate(w, "e", &plan).await.unwrap();
+        }
+        let third = ledger.allocate("W3", "e", &plan).await.unwrap();
+        let fourth = ledger.allocate("W4", "e", &plan).await.unwrap();
+        assert_eq!(third.names.sam_account_name, "jsmith10");
+        assert_eq!(fourth.names.sam_account_name, "jsmith11");
+    }
+
     pub async fn a_retry_for_the_same_worker_returns_the_same_names_without_writing(
         ledger: &dyn Ledger,
     ) {
@@ -302,6 +314,7 @@ conformance!(
     first_hire_gets_the_first_rule_in_two_round_trips,
     a_namesake_gets_the_next_rule_and_the_trace_says_why,
     namesakes_beyond_the_rules_get_numeric_suffixes_in_three_round_trips,
+    suffixes_start_where_the_policy_says,
     a_retry_for_the_same_worker_returns_the_same_names_without_writing,
     a_rehire_gets_the_tombstoned_names_back,
     nobody_else_can_ever_take_a_tombstoned_name,

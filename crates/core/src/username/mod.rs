@@ -271,6 +271,7 @@ impl UsernamePolicy {
             mail_stem: cut_stem(&mail, self.max.mail, digits),
             mail_max: self.max.mail,
             mail_domain: self.mail_domain.clone(),
+            start: self.suffix_start,
             reserved: self.suffix_reserved.clone(),
         };
         let (display_name, cn) = self.display_names(hire);

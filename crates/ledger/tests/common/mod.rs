@@ -26,6 +26,7 @@ pub fn template(sam_stem: &str, local_stem: &str, reserved: &[&str]) -> SuffixTe
         mail_stem: local_stem.to_string(),
         mail_max: 64,
         mail_domain: DOMAIN.to_string(),
+        start: 2,
         reserved: reserved.iter().map(|r| r.to_string()).collect(),
     }
 }
