@@ -7,6 +7,7 @@ use crate::jsonata::{JsonataExpr, template_body};
 use crate::path::JsonPath;
 use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -219,8 +220,8 @@ impl Rule {
             Rule::Const(b) => *b,
             Rule::Condition(_) => false,
             Rule::Test { var, test, expect } => {
-                let v = env.resolve(var);
-                let got = match (test, &v) {
+                let v = env.resolve_cow(var);
+                let got = match (test, v.as_deref()) {
                     (Test::Present, v) => v.is_some(),
                     (_, None) => false,
                     (Test::Null, Some(v)) => v.is_null(),
@@ -243,8 +244,8 @@ impl Rule {
             } => {
                 let v = resolve_var(env, var)?;
                 let r = match rhs {
-                    Rhs::Lit(x) => x.clone(),
-                    Rhs::Path(p) => match env.resolve(p) {
+                    Rhs::Lit(x) => Cow::Borrowed(x),
+                    Rhs::Path(p) => match env.resolve_cow(p) {
                         Some(x) => x,
                         None => {
                             return Err(Fault::runtime(format!(
@@ -298,8 +299,8 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn resolve_var(env: &Env, var: &JsonPath) -> Result<Value, Fault> {
-    env.resolve(var).ok_or_else(|| {
+fn resolve_var<'a>(env: &Env<'a>, var: &JsonPath) -> Result<Cow<'a, Value>, Fault> {
+    env.resolve_cow(var).ok_or_else(|| {
         Fault::runtime(format!(
             "Invalid path '{}': The choice state's condition path references an invalid value.",
             var.text()

@@ -3,6 +3,7 @@
 use crate::path::{JsonPath, Root};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -20,7 +21,8 @@ pub(crate) type Vars = Arc<HashMap<String, Value>>;
 pub(crate) struct ExecInfo {
     pub id: String,
     pub name: String,
-    pub input: Value,
+    /// Shared with the first state and the `ExecutionStarted` event instead of copied.
+    pub input: Arc<Value>,
     pub start_time: String,
     pub role_arn: String,
     pub state_machine_id: String,
@@ -57,7 +59,7 @@ impl<'a> Ctx<'a> {
             let mut root = Map::new();
             let mut ex = Map::new();
             ex.insert("Id".into(), Value::String(self.exec.id.clone()));
-            ex.insert("Input".into(), self.exec.input.clone());
+            ex.insert("Input".into(), Value::clone(&self.exec.input));
             ex.insert("Name".into(), Value::String(self.exec.name.clone()));
             ex.insert("RoleArn".into(), Value::String(self.exec.role_arn.clone()));
             ex.insert(
@@ -106,7 +108,25 @@ pub(crate) struct Env<'a> {
     pub vars: &'a HashMap<String, Value>,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    /// A definite path's node without copying it; `None` for a miss, an indefinite path or
+    /// the context object (use [`Env::resolve`] then).
+    pub fn resolve_ref(&self, p: &JsonPath) -> Option<&'a Value> {
+        match p.root() {
+            Root::Input => p.select_ref(self.input),
+            Root::Variable(n) => p.select_ref(self.vars.get(n)?),
+            Root::Context => None,
+        }
+    }
+
+    /// As [`Env::resolve`], borrowing the node when it can be read in place.
+    pub fn resolve_cow(&self, p: &JsonPath) -> Option<Cow<'a, Value>> {
+        match self.resolve_ref(p) {
+            Some(v) => Some(Cow::Borrowed(v)),
+            None => self.resolve(p).map(Cow::Owned),
+        }
+    }
+
     /// Resolves a path against its root; `None` when nothing is there.
     pub fn resolve(&self, p: &JsonPath) -> Option<Value> {
         let root = match p.root() {
@@ -115,6 +135,9 @@ impl Env<'_> {
             // the whole context object (which holds a copy of the execution input).
             Root::Context if p.first_key() == Some("Map") && self.ctx.cache.get().is_none() => {
                 let (idx, val) = self.ctx.map_item?;
+                if let Some(found) = p.select_map_item(idx, val) {
+                    return found;
+                }
                 let mut item = Map::new();
                 item.insert("Index".into(), Value::from(idx));
                 item.insert("Value".into(), val.clone());

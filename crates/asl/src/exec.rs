@@ -20,8 +20,8 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -110,6 +110,8 @@ pub struct Interpreter {
     machine: Arc<StateMachine>,
     tasks: Arc<TaskRegistry>,
     clock: Clock,
+    /// Events in the last execution: the next history is allocated at that size up front.
+    events_hint: Arc<AtomicUsize>,
 }
 
 impl Interpreter {
@@ -119,6 +121,7 @@ impl Interpreter {
             machine: machine.into(),
             tasks: Arc::new(TaskRegistry::new()),
             clock: Clock::real(),
+            events_hint: Arc::new(AtomicUsize::new(64)),
         }
     }
 
@@ -180,7 +183,7 @@ impl Interpreter {
             info: ExecInfo {
                 id,
                 name,
-                input,
+                input: Arc::new(input),
                 start_time: timestamp(start),
                 role_arn: opts
                     .role_arn
@@ -189,8 +192,13 @@ impl Interpreter {
                 state_machine_id: sm_arn,
                 state_machine_name: sm_name,
             },
-            history: History::new(opts.observer.clone(), !opts.lean_history),
+            history: History::new(
+                opts.observer.clone(),
+                !opts.lean_history,
+                self.events_hint.load(Ordering::Relaxed),
+            ),
             tokens: Arc::new(Tokens::default()),
+            events_hint: self.events_hint.clone(),
         }
     }
 }
@@ -259,6 +267,7 @@ struct Runner {
     info: ExecInfo,
     history: History,
     tokens: Arc<Tokens>,
+    events_hint: Arc<AtomicUsize>,
 }
 
 /// Where a state sends control.
@@ -276,8 +285,16 @@ impl Runner {
         self.history.push(e, self.clock.now())
     }
 
-    fn data(&self, v: &Value) -> Option<Value> {
+    /// The payload for a history event: the shared document itself (no copy), when
+    /// payloads are recorded.
+    fn data(&self, v: &Arc<Value>) -> Option<Arc<Value>> {
         self.history.record_data.then(|| v.clone())
+    }
+
+    /// As [`Runner::data`] for a value the execution does not keep (task payloads): copied
+    /// only when payloads are recorded.
+    fn data_copy(&self, v: &Value) -> Option<Arc<Value>> {
+        self.history.record_data.then(|| Arc::new(v.clone()))
     }
 
     async fn execute(&self) -> ExecutionResult {
@@ -300,6 +317,8 @@ impl Runner {
                 let mut e = ev(EventType::ExecutionSucceeded);
                 e.output = self.data(&out);
                 self.push(e);
+                // Copied only when the history event above shares it.
+                let out = Arc::unwrap_or_clone(out);
                 (ExecutionStatus::Succeeded, Some(out), None, None)
             }
             Err(f) => {
@@ -310,6 +329,10 @@ impl Runner {
                 (ExecutionStatus::Failed, None, f.error, f.cause)
             }
         };
+        let history = self.history.take();
+        // Bounded so one huge execution does not make every later one allocate that much.
+        self.events_hint
+            .store(history.len().clamp(16, 4096), Ordering::Relaxed);
         ExecutionResult {
             status,
             execution_arn: self.info.id.clone(),
@@ -319,16 +342,16 @@ impl Runner {
             cause,
             start_date,
             stop_date: self.clock.now(),
-            history: self.history.take(),
+            history,
         }
     }
 
     fn run_block<'a>(
         &'a self,
         block: &'a Block,
-        input: Value,
+        input: Arc<Value>,
         mut vars: Vars,
-    ) -> BoxFuture<'a, Result<Value, Fault>> {
+    ) -> BoxFuture<'a, Result<Arc<Value>, Fault>> {
         async move {
             let mut idx = block.start;
             let mut input = input;
@@ -361,11 +384,11 @@ impl Runner {
     async fn run_state(
         &self,
         st: &State,
-        raw: Value,
+        raw: Arc<Value>,
         vars: &mut Vars,
         entered_id: u64,
         entered_at: DateTime<Utc>,
-    ) -> Result<(Value, Flow), Fault> {
+    ) -> Result<(Arc<Value>, Flow), Fault> {
         let next = || st.next.map(Flow::Next).unwrap_or(Flow::End);
         let sc = StateCtx {
             st,
@@ -381,7 +404,7 @@ impl Runner {
                     return Err(data_limit(&st.name));
                 }
                 let out = self.finish_simple(&sc, raw, vars, |eff| match result {
-                    Some(r) => Ok(r.clone()),
+                    Some(r) => Ok(Arc::new(r.clone())),
                     None => Ok(eff),
                 })?;
                 Ok((out, next()))
@@ -403,7 +426,10 @@ impl Runner {
                 Ok((out, next()))
             }
             Kind::Task(_) | Kind::Parallel { .. } | Kind::Map(_) => {
-                self.run_with_retry(&sc, raw, vars).await
+                // Boxed: this future is large (about 2 KiB), and keeping it inline would make
+                // every block's future (one per Map iteration and Parallel branch) that large
+                // even when the block holds only Pass states.
+                Box::pin(self.run_with_retry(&sc, raw, vars)).await
             }
         }
     }
@@ -437,16 +463,16 @@ impl Runner {
     fn finish_simple(
         &self,
         sc: &StateCtx,
-        raw: Value,
+        raw: Arc<Value>,
         vars: &mut Vars,
-        work: impl FnOnce(Value) -> Result<Value, Fault>,
-    ) -> Result<Value, Fault> {
+        work: impl FnOnce(Arc<Value>) -> Result<Arc<Value>, Fault>,
+    ) -> Result<Arc<Value>, Fault> {
         let st = sc.st;
         let ctx = self.ctx(sc);
         if st.jsonata {
             let doc = Self::states_doc(&ctx, &raw, None, None);
             let out = match &st.output {
-                Some(t) => t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?,
+                Some(t) => Arc::new(t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?),
                 None => raw,
             };
             self.assign_jsonata(sc, st.assign.as_ref(), &doc, vars)?;
@@ -454,32 +480,17 @@ impl Runner {
         }
         let is_pass = matches!(st.kind, Kind::Pass { .. });
         let eff = apply_input_path(sc, &st.input_path, &raw, &ctx, vars)?;
-        let (result, raw) = match eff {
+        let result = match eff {
             None => {
                 // InputPath is `$`: Parameters read the raw input directly, no copy needed.
-                let params = match &st.parameters {
-                    Some(p) if is_pass => Some(p.eval(&Env {
+                match &st.parameters {
+                    Some(p) if is_pass => work(Arc::new(p.eval(&Env {
                         input: &raw,
                         ctx: &ctx,
                         vars,
-                    })?),
-                    _ => None,
-                };
-                let needs_raw = !matches!(st.result_path, PathOpt::Default) || !is_pass;
-                match params {
-                    Some(p) => (work(p)?, raw),
-                    None if !needs_raw
-                        && !matches!(
-                            &st.kind,
-                            Kind::Pass {
-                                result: Some(_),
-                                ..
-                            }
-                        ) =>
-                    {
-                        (work(raw)?, Value::Null)
-                    }
-                    None => (work(raw.clone())?, raw),
+                    })?))?,
+                    // The effective input is the raw input itself: share it.
+                    _ => work(raw.clone())?,
                 }
             }
             Some(eff) => {
@@ -491,11 +502,12 @@ impl Runner {
                     })?,
                     _ => eff,
                 };
-                (work(input)?, raw)
+                work(Arc::new(input))?
             }
         };
         if !is_pass {
             // Succeed and Wait: output is the effective input through OutputPath.
+            drop(raw);
             let out = apply_output_path(sc, &st.output_path, result, &ctx, vars)?;
             self.assign_path(sc, st.assign.as_ref(), &out, &ctx, vars)?;
             return Ok(out);
@@ -629,11 +641,11 @@ impl Runner {
     fn choice(
         &self,
         sc: &StateCtx,
-        raw: Value,
+        raw: Arc<Value>,
         vars: &mut Vars,
         branches: &[crate::machine::ChoiceBranch],
         default: Option<usize>,
-    ) -> Result<(Value, Flow), Fault> {
+    ) -> Result<(Arc<Value>, Flow), Fault> {
         let st = sc.st;
         let ctx = self.ctx(sc);
         if st.jsonata {
@@ -641,7 +653,9 @@ impl Runner {
             for b in branches {
                 if b.rule.eval_jsonata(&doc, vars, &st.name, sc.entered_id)? {
                     let out = match b.output.as_ref().or(st.output.as_ref()) {
-                        Some(t) => t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?,
+                        Some(t) => {
+                            Arc::new(t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?)
+                        }
                         None => raw.clone(),
                     };
                     let mut a = self.eval_assign_jsonata(sc, st.assign.as_ref(), &doc, vars)?;
@@ -654,7 +668,7 @@ impl Runner {
                 return Err(no_choice(sc));
             };
             let out = match &st.output {
-                Some(t) => t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?,
+                Some(t) => Arc::new(t.eval(&doc, vars, "Output", &st.name, sc.entered_id)?),
                 None => raw,
             };
             self.assign_jsonata(sc, st.assign.as_ref(), &doc, vars)?;
@@ -683,7 +697,7 @@ impl Runner {
             a.extend(self.eval_assign_path(b.assign.as_ref(), eff, &ctx, vars)?);
         }
         let eff = match eff_owned {
-            Some(v) => v,
+            Some(v) => Arc::new(v),
             None => raw,
         };
         let out = apply_output_path(sc, &st.output_path, eff, &ctx, vars)?;
@@ -760,9 +774,9 @@ impl Runner {
     async fn run_with_retry(
         &self,
         sc: &StateCtx<'_>,
-        raw: Value,
+        raw: Arc<Value>,
         vars: &mut Vars,
-    ) -> Result<(Value, Flow), Fault> {
+    ) -> Result<(Arc<Value>, Flow), Fault> {
         let st = sc.st;
         let mut attempts = vec![0u32; st.retry.len()];
         let mut retry_count = 0u32;
@@ -770,12 +784,13 @@ impl Runner {
             match self.attempt(sc, &raw, vars, retry_count).await {
                 Ok(a) => {
                     let out = if a.needs_result_path {
-                        // ResultPath merges into the raw input we own: no copy needed.
+                        // ResultPath merges into the raw input (copied only if still shared).
                         let ctx = self.ctx(sc);
-                        let merged = apply_result_path(sc, &st.result_path, raw, a.value)?;
+                        let merged =
+                            apply_result_path(sc, &st.result_path, raw, Arc::new(a.value))?;
                         apply_output_path(sc, &st.output_path, merged, &ctx, vars)?
                     } else {
-                        a.value
+                        Arc::new(a.value)
                     };
                     commit(vars, a.assigned);
                     return Ok((out, st.next.map(Flow::Next).unwrap_or(Flow::End)));
@@ -819,11 +834,11 @@ impl Runner {
     fn catch(
         &self,
         sc: &StateCtx,
-        raw: Value,
+        raw: Arc<Value>,
         vars: &mut Vars,
         c: &Catcher,
         fault: Fault,
-    ) -> Result<(Value, Flow), Fault> {
+    ) -> Result<(Arc<Value>, Flow), Fault> {
         let mut err_obj = Map::new();
         if let Some(e) = &fault.error {
             err_obj.insert("Error".into(), Value::String(e.clone()));
@@ -840,10 +855,10 @@ impl Runner {
                 None => err_out,
             };
             self.assign_jsonata(sc, c.assign.as_ref(), &doc, vars)?;
-            return Ok((out, Flow::Next(c.next)));
+            return Ok((Arc::new(out), Flow::Next(c.next)));
         }
         let assigned = self.eval_assign_path(c.assign.as_ref(), &err_out, &ctx, vars)?;
-        let out = apply_result_path(sc, &c.result_path, raw, err_out)?;
+        let out = apply_result_path(sc, &c.result_path, raw, Arc::new(err_out))?;
         commit(vars, assigned);
         Ok((out, Flow::Next(c.next)))
     }
@@ -852,7 +867,7 @@ impl Runner {
     async fn attempt(
         &self,
         sc: &StateCtx<'_>,
-        raw: &Value,
+        raw: &Arc<Value>,
         vars: &Vars,
         retry_count: u32,
     ) -> Result<Attempt, Fault> {
@@ -869,8 +884,8 @@ impl Runner {
         if st.jsonata {
             let doc = Self::states_doc(&ctx, raw, None, None);
             let args = match &st.arguments {
-                Some(t) => Cow::Owned(t.eval(&doc, vars, "Arguments", &st.name, sc.entered_id)?),
-                None => Cow::Borrowed(raw),
+                Some(t) => Arc::new(t.eval(&doc, vars, "Arguments", &st.name, sc.entered_id)?),
+                None => raw.clone(),
             };
             let result = self
                 .work(sc, &ctx, raw, args, Some(&doc), vars, retry_count)
@@ -896,11 +911,11 @@ impl Runner {
             })?),
             _ => None,
         };
-        // Borrow the input where the state only reads it (Map, Parallel) instead of copying.
+        // Share the input where the state only reads it (Map, Parallel) instead of copying.
         let args = match (params, eff) {
-            (Some(p), _) => Cow::Owned(p),
-            (None, Some(e)) => Cow::Owned(e),
-            (None, None) => Cow::Borrowed(raw),
+            (Some(p), _) => Arc::new(p),
+            (None, Some(e)) => Arc::new(e),
+            (None, None) => raw.clone(),
         };
         let mut result = self
             .work(sc, &ctx, raw, args, None, vars, retry_count)
@@ -927,15 +942,21 @@ impl Runner {
         sc: &StateCtx<'_>,
         ctx: &Ctx<'_>,
         raw: &Value,
-        input: Cow<'_, Value>,
+        input: Arc<Value>,
         doc: Option<&Value>,
         vars: &Vars,
         retry_count: u32,
     ) -> Result<Value, Fault> {
         match &sc.st.kind {
             Kind::Task(t) => {
-                self.task(sc, t, input.into_owned(), ctx.task_token, retry_count)
-                    .await
+                self.task(
+                    sc,
+                    t,
+                    Arc::unwrap_or_clone(input),
+                    ctx.task_token,
+                    retry_count,
+                )
+                .await
             }
             Kind::Parallel { branches } => {
                 let mut e = HistoryEvent::new(
@@ -944,16 +965,19 @@ impl Runner {
                 );
                 e.input = self.data(&input);
                 self.push(e);
+                // Every branch shares the input; a branch copies it only when it writes.
                 let futs = branches
                     .iter()
-                    .map(|b| self.run_block(b, input.as_ref().clone(), vars.clone()));
+                    .map(|b| self.run_block(b, input.clone(), vars.clone()));
                 match futures::future::try_join_all(futs).await {
                     Ok(outs) => {
                         self.push(HistoryEvent::new(
                             EventType::ParallelStateSucceeded,
                             Some((&sc.st.name, sc.st.type_name)),
                         ));
-                        Ok(Value::Array(outs))
+                        Ok(Value::Array(
+                            outs.into_iter().map(Arc::unwrap_or_clone).collect(),
+                        ))
                     }
                     Err(f) => {
                         let mut e = HistoryEvent::new(
@@ -968,7 +992,7 @@ impl Runner {
                 }
             }
             Kind::Map(m) => self.map(sc, ctx, m, raw, &input, doc, vars).await,
-            _ => Ok(input.into_owned()),
+            _ => Ok(Arc::unwrap_or_clone(input)),
         }
     }
 
@@ -1026,7 +1050,7 @@ impl Runner {
         };
         let mut e = HistoryEvent::new(EventType::TaskScheduled, Some((&st.name, st.type_name)));
         e.resource = Some(t.resource.clone());
-        e.input = self.data(&payload);
+        e.input = self.data_copy(&payload);
         e.retry_attempt = (retry_count > 0).then_some(retry_count);
         self.push(e);
         let mut e = HistoryEvent::new(EventType::TaskStarted, Some((&st.name, st.type_name)));
@@ -1062,7 +1086,7 @@ impl Runner {
                             Some((&st.name, st.type_name)),
                         );
                         e.resource = Some(t.resource.clone());
-                        e.output = Some(json!({ "TaskToken": tok }));
+                        e.output = Some(Arc::new(json!({ "TaskToken": tok })));
                         self.push(e);
                     }
                     rx.await.unwrap_or_else(|_| {
@@ -1102,7 +1126,7 @@ impl Runner {
                 let mut e =
                     HistoryEvent::new(EventType::TaskSucceeded, Some((&st.name, st.type_name)));
                 e.resource = Some(t.resource.clone());
-                e.output = self.data(&out);
+                e.output = self.data_copy(&out);
                 self.push(e);
                 Ok(
                     if t.integration == Integration::LambdaInvoke && !t.wait_for_token {
@@ -1311,7 +1335,10 @@ impl Runner {
                 );
                 e.index = Some(i);
                 self.push(e);
-                let r = self.run_block(&m.processor, input, vars).await;
+                let r = self
+                    .run_block(&m.processor, Arc::new(input), vars)
+                    .await
+                    .map(Arc::unwrap_or_clone);
                 let mut e = HistoryEvent::new(
                     if r.is_ok() {
                         EventType::MapIterationSucceeded
@@ -1464,15 +1491,17 @@ fn apply_input_path(
 fn apply_result_path(
     sc: &StateCtx,
     rp: &PathOpt,
-    raw: Value,
-    result: Value,
-) -> Result<Value, Fault> {
+    raw: Arc<Value>,
+    result: Arc<Value>,
+) -> Result<Arc<Value>, Fault> {
     match rp {
         PathOpt::Default => Ok(result),
         PathOpt::Null => Ok(raw),
         PathOpt::Path(p) => {
-            let mut raw = raw;
-            p.set(&mut raw, result).map_err(|why| {
+            // Copy-on-write: the raw input is copied only when something else (a history
+            // event, a sibling branch) still shares it.
+            let mut doc = Arc::unwrap_or_clone(raw);
+            p.set(&mut doc, Arc::unwrap_or_clone(result)).map_err(|why| {
                 Fault::runtime(format!(
                     "An error occurred while executing the state '{}' (entered at the event id #{}). Unable to apply ResultPath '{}': {why}",
                     sc.st.name,
@@ -1480,7 +1509,7 @@ fn apply_result_path(
                     p.text()
                 ))
             })?;
-            Ok(raw)
+            Ok(Arc::new(doc))
         }
     }
 }
@@ -1488,13 +1517,13 @@ fn apply_result_path(
 fn apply_output_path(
     sc: &StateCtx,
     op: &PathOpt,
-    v: Value,
+    v: Arc<Value>,
     ctx: &Ctx,
     vars: &Vars,
-) -> Result<Value, Fault> {
+) -> Result<Arc<Value>, Fault> {
     match op {
         PathOpt::Default => Ok(v),
-        PathOpt::Null => Ok(Value::Object(Map::new())),
+        PathOpt::Null => Ok(Arc::new(Value::Object(Map::new()))),
         PathOpt::Path(p) if p.is_root_only() && *p.root() == crate::path::Root::Input => Ok(v),
         PathOpt::Path(p) => Env {
             input: &v,
@@ -1502,6 +1531,7 @@ fn apply_output_path(
             vars,
         }
         .resolve(p)
+        .map(Arc::new)
         .ok_or_else(|| missing_path(sc, p)),
     }
 }

@@ -49,10 +49,18 @@ pub struct HistoryEvent {
     /// The state's `Type` (`Pass`, `Task`…) for state events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output: Option<Value>,
+    /// The state's (or execution's) input. Shared with the running execution rather than
+    /// copied: one state's output and the next state's input are the same allocation.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_payload"
+    )]
+    pub input: Option<Arc<Value>>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "ser_payload"
+    )]
+    pub output: Option<Arc<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,6 +139,14 @@ fn ser_name<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S
     }
 }
 
+/// Serialises a shared payload exactly like the plain JSON value it holds.
+fn ser_payload<S: serde::Serializer>(v: &Option<Arc<Value>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(p) => p.as_ref().serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
 impl HistoryEvent {
     pub(crate) fn new(kind: EventType, state: Option<(&Arc<str>, &'static str)>) -> HistoryEvent {
         let event_type = match (kind, state) {
@@ -180,9 +196,13 @@ pub(crate) struct History {
 }
 
 impl History {
-    pub fn new(observer: Option<Arc<dyn ExecutionObserver>>, record_data: bool) -> History {
+    pub fn new(
+        observer: Option<Arc<dyn ExecutionObserver>>,
+        record_data: bool,
+        capacity: usize,
+    ) -> History {
         History {
-            events: Arc::new(Mutex::new(Vec::with_capacity(64))),
+            events: Arc::new(Mutex::new(Vec::with_capacity(capacity))),
             observer,
             record_data,
         }

@@ -5,6 +5,7 @@ use crate::fault::Fault;
 use crate::path::JsonPath;
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 
 /// One argument of an intrinsic call.
 #[derive(Debug, Clone)]
@@ -97,34 +98,53 @@ impl Intrinsic {
     }
 
     pub(crate) fn eval(&self, env: &Env) -> Result<Value, Fault> {
-        let mut vals = Vec::with_capacity(self.args.len());
-        for a in &self.args {
-            vals.push(match a {
-                Arg::Str { value, .. } => Value::String(value.clone()),
-                Arg::Lit(v) => v.clone(),
-                Arg::Path(p) => env.resolve(p).ok_or_else(|| {
+        if self.func == Func::Format {
+            // The common `States.Format('literal {}', $.a, …)`: read the template and the
+            // arguments in place instead of copying them.
+            if let Some(Arg::Str { raw, .. }) = self.args.first() {
+                let vals = self.args[1..]
+                    .iter()
+                    .map(|a| self.arg(a, env))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return format(raw, &vals)
+                    .map(Value::String)
+                    .map_err(|m| self.bad(&m));
+            }
+        }
+        let vals = self
+            .args
+            .iter()
+            .map(|a| self.arg(a, env).map(Cow::into_owned))
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.func == Func::Format {
+            let template = match vals.first() {
+                Some(Value::String(s)) => s.as_str(),
+                _ => return Err(self.bad("the first argument must be a string template")),
+            };
+            return format(template, &vals[1..])
+                .map(Value::String)
+                .map_err(|m| self.bad(&m));
+        }
+        apply(self.func, &vals).map_err(|m| self.bad(&m))
+    }
+
+    /// One evaluated argument, borrowed from the input where possible.
+    fn arg<'e>(&self, a: &'e Arg, env: &Env<'e>) -> Result<Cow<'e, Value>, Fault> {
+        Ok(match a {
+            Arg::Str { value, .. } => Cow::Owned(Value::String(value.clone())),
+            Arg::Lit(v) => Cow::Borrowed(v),
+            Arg::Path(p) => match env.resolve_ref(p) {
+                Some(v) => Cow::Borrowed(v),
+                None => Cow::Owned(env.resolve(p).ok_or_else(|| {
                     Fault::runtime(format!(
                         "The JsonPath {} in the intrinsic function {} could not be found in the input",
                         p.text(),
                         self.name
                     ))
-                })?,
-                Arg::Call(c) => c.eval(env)?,
-            });
-        }
-        if self.func == Func::Format {
-            let template = match self.args.first() {
-                Some(Arg::Str { raw, .. }) => raw.clone(),
-                _ => match vals.first() {
-                    Some(Value::String(s)) => s.clone(),
-                    _ => return Err(self.bad("the first argument must be a string template")),
-                },
-            };
-            return format(&template, &vals[1..])
-                .map(Value::String)
-                .map_err(|m| self.bad(&m));
-        }
-        apply(self.func, &vals).map_err(|m| self.bad(&m))
+                })?),
+            },
+            Arg::Call(c) => Cow::Owned(c.eval(env)?),
+        })
     }
 
     fn bad(&self, msg: &str) -> Fault {
@@ -317,7 +337,7 @@ fn check_arity(f: Func, name: &str, n: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn format(template: &str, args: &[Value]) -> Result<String, String> {
+fn format<V: std::borrow::Borrow<Value>>(template: &str, args: &[V]) -> Result<String, String> {
     let mut out = String::with_capacity(template.len() + 16);
     let mut chars = template.chars().peekable();
     let mut next = 0;
@@ -334,7 +354,7 @@ fn format(template: &str, args: &[Value]) -> Result<String, String> {
                     .get(next)
                     .ok_or("the template has more placeholders than arguments")?;
                 next += 1;
-                java_string(v, &mut out);
+                java_string(v.borrow(), &mut out);
             }
             c => out.push(c),
         }

@@ -121,18 +121,7 @@ impl JsonPath {
     /// Selects from `doc`. A definite path gives the one node or `None`; an indefinite one
     /// gives an array of every match (possibly empty).
     pub fn select(&self, doc: &Value) -> Option<Value> {
-        if self.definite {
-            return self.select_ref(doc).cloned();
-        }
-        let mut cur: Vec<&Value> = vec![doc];
-        for seg in &self.segs {
-            let mut next = Vec::new();
-            for v in cur {
-                apply(seg, v, &mut next);
-            }
-            cur = next;
-        }
-        Some(Value::Array(cur.into_iter().cloned().collect()))
+        select_segs(&self.segs, self.definite, doc)
     }
 
     /// The first key after the root (`Map` in `$$.Map.Item.Value`), if the path starts with one.
@@ -145,13 +134,22 @@ impl JsonPath {
 
     /// Selects the rest of the path (after the first key) from `part`, the value of that key.
     pub(crate) fn select_after_first(&self, part: &Value) -> Option<Value> {
-        let rest = JsonPath {
-            root: Root::Input,
-            segs: self.segs[1..].to_vec(),
-            definite: self.definite,
-            text: String::new(),
-        };
-        rest.select(part)
+        select_segs(self.segs.get(1..)?, self.definite, part)
+    }
+
+    /// `$$.Map.Item.Index` / `$$.Map.Item.Value…` read straight from the current item, without
+    /// building the context object; `None` when the path is not of that shape.
+    pub(crate) fn select_map_item(&self, index: usize, item: &Value) -> Option<Option<Value>> {
+        match self.segs.as_slice() {
+            [Seg::Key(m), Seg::Key(i), Seg::Key(f), rest @ ..] if m == "Map" && i == "Item" => {
+                match f.as_str() {
+                    "Index" if rest.is_empty() => Some(Some(Value::from(index))),
+                    "Value" => Some(select_segs(rest, self.definite, item)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// Definite-path lookup without cloning; `None` for indefinite paths or a miss.
@@ -159,18 +157,7 @@ impl JsonPath {
         if !self.definite {
             return None;
         }
-        let mut cur = doc;
-        for seg in &self.segs {
-            cur = match seg {
-                Seg::Key(k) => cur.as_object()?.get(k)?,
-                Seg::Index(i) => {
-                    let a = cur.as_array()?;
-                    a.get(norm_index(*i, a.len())?)?
-                }
-                _ => return None,
-            };
-        }
-        Some(cur)
+        select_ref_segs(&self.segs, doc)
     }
 
     /// `$['a']['b'][0]`: the normalised form AWS quotes in "No results for path" errors.
@@ -242,6 +229,38 @@ impl JsonPath {
         }
         Ok(())
     }
+}
+
+/// Selects `segs` from `doc` (see [`JsonPath::select`]).
+fn select_segs(segs: &[Seg], definite: bool, doc: &Value) -> Option<Value> {
+    if definite {
+        return select_ref_segs(segs, doc).cloned();
+    }
+    let mut cur: Vec<&Value> = vec![doc];
+    for seg in segs {
+        let mut next = Vec::new();
+        for v in cur {
+            apply(seg, v, &mut next);
+        }
+        cur = next;
+    }
+    Some(Value::Array(cur.into_iter().cloned().collect()))
+}
+
+/// Follows definite (key / index) segments without cloning.
+fn select_ref_segs<'v>(segs: &[Seg], doc: &'v Value) -> Option<&'v Value> {
+    let mut cur = doc;
+    for seg in segs {
+        cur = match seg {
+            Seg::Key(k) => cur.as_object()?.get(k)?,
+            Seg::Index(i) => {
+                let a = cur.as_array()?;
+                a.get(norm_index(*i, a.len())?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 fn norm_index(i: i64, len: usize) -> Option<usize> {

@@ -643,3 +643,72 @@ async fn history_records_aws_like_events_and_the_observer_sees_them_live() {
     }
     assert_eq!(seen, r.history.len());
 }
+
+#[tokio::test]
+async fn history_payloads_are_each_states_own_input_and_output_and_serialize_as_plain_json() {
+    // GIVEN a Parallel whose branches each write into their (shared) input, then a Pass that
+    // writes into the Parallel's output
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "ResultPath": "$.branches", "Next": "Tag", "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "a", "ResultPath": "$.mark", "End": true}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "b", "ResultPath": "$.mark", "End": true}}}
+        ]},
+        "Tag": {"Type": "Pass", "Result": true, "ResultPath": "$.tagged", "End": true}
+    }});
+    // WHEN it runs with the default (full) history
+    let r = run(def, json!({"n": 1})).await;
+    let out = ok(&r).clone();
+    // THEN a branch's write is visible neither to its sibling nor in earlier events
+    assert_eq!(
+        out,
+        json!({"n": 1, "branches": [{"n": 1, "mark": "a"}, {"n": 1, "mark": "b"}], "tagged": true})
+    );
+    let payload = |ty: &str, name: &str, field: &str| -> Value {
+        let e = r
+            .history
+            .iter()
+            .find(|e| e.event_type == ty && e.state_name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{ty} {name} is in the history"));
+        let v = serde_json::to_value(e).expect("events serialize");
+        v[field].clone()
+    };
+    assert_eq!(
+        payload("ParallelStateEntered", "P", "input"),
+        json!({"n": 1})
+    );
+    assert_eq!(payload("PassStateEntered", "A", "input"), json!({"n": 1}));
+    assert_eq!(
+        payload("PassStateExited", "A", "output"),
+        json!({"n": 1, "mark": "a"})
+    );
+    assert_eq!(payload("PassStateEntered", "B", "input"), json!({"n": 1}));
+    assert_eq!(
+        payload("PassStateEntered", "Tag", "input"),
+        json!({"n": 1, "branches": [{"n": 1, "mark": "a"}, {"n": 1, "mark": "b"}]})
+    );
+    assert_eq!(payload("PassStateExited", "Tag", "output"), out);
+    let last = r.history.last().expect("events");
+    assert_eq!(last.event_type, "ExecutionSucceeded");
+    assert_eq!(last.output.as_deref(), Some(&out));
+    // AND lean history keeps the events without payloads
+    let sm = StateMachine::from_value(
+        json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true}}}),
+    )
+    .unwrap();
+    let lean = Interpreter::new(sm)
+        .with_clock(Clock::instant())
+        .run(
+            json!({"n": 1}),
+            ExecutionOptions {
+                lean_history: true,
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        lean.history
+            .iter()
+            .all(|e| e.input.is_none() && e.output.is_none())
+    );
+    assert_eq!(lean.output, Some(json!({"n": 1})));
+}
