@@ -1556,5 +1556,9 @@ fn retry_delay(r: &Retrier, attempt: u32) -> Duration {
     if r.jitter == Jitter::Full {
         secs *= rand::random::<f64>();
     }
-    Duration::from_secs_f64(secs.clamp(0.0, 3.15e9))
+    // 0 × ∞ (IntervalSeconds 0 with a huge BackoffRate) is NaN: treat it as no wait.
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(secs.min(3.15e9))
 }

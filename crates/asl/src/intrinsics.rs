@@ -155,6 +155,7 @@ impl Intrinsic {
 /// Runs a function on already-evaluated arguments (shared with the JSONata extensions).
 pub(crate) fn call_by_name(name: &str, args: &[Value]) -> Result<Value, String> {
     let f = Func::from_name(name).ok_or_else(|| format!("unknown function {name}"))?;
+    check_arity(f, name, args.len())?;
     apply(f, args)
 }
 
@@ -483,7 +484,10 @@ fn apply(f: Func, a: &[Value]) -> Result<Value, String> {
                 if out.len() > 1000 {
                     return Err("the range has more than 1000 items".into());
                 }
-                i += st;
+                match i.checked_add(st) {
+                    Some(next) => i = next,
+                    None => break,
+                }
             }
             Value::Array(out)
         }

@@ -301,7 +301,10 @@ fn apply<'v>(seg: &Seg, v: &'v Value, out: &mut Vec<&'v Value>) {
                 let mut i = s;
                 while i < e {
                     out.push(&a[i as usize]);
-                    i += st;
+                    match i.checked_add(st) {
+                        Some(next) => i = next,
+                        None => break,
+                    }
                 }
             }
         }

@@ -712,3 +712,42 @@ async fn history_payloads_are_each_states_own_input_and_output_and_serialize_as_
     );
     assert_eq!(lean.output, Some(json!({"n": 1})));
 }
+
+// ---------- Hostile definitions end in errors, not panics ----------
+
+#[tokio::test]
+async fn a_zero_interval_with_an_enormous_backoff_rate_retries_without_waiting() {
+    // GIVEN a task that always fails, retried with IntervalSeconds 0 and BackoffRate 1e200
+    let (tasks, calls) = flaky(u32::MAX, "Boom");
+    let def = single(json!({
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:flaky",
+        "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 0, "BackoffRate": 1e200, "MaxAttempts": 5}],
+        "End": true
+    }));
+    // WHEN it runs
+    let r = run_with(def, json!({}), tasks).await;
+    // THEN every retry happens and the execution fails with the task's error
+    assert_eq!(r.status, ExecutionStatus::Failed);
+    assert_eq!(r.error.as_deref(), Some("Boom"));
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn slices_and_ranges_with_huge_steps_stop_instead_of_overflowing() {
+    // GIVEN a slice step and an ArrayRange step near i64::MAX
+    let def = single(json!({
+        "Type": "Pass",
+        "Parameters": {
+            "slice.$": "$.a[1::9223372036854775807]",
+            "range.$": "States.ArrayRange(9223372036854775806, 9223372036854775807, 9223372036854775807)"
+        },
+        "End": true
+    }));
+    // WHEN it runs
+    let r = run(def, json!({"a": [1, 2, 3]})).await;
+    // THEN the slice takes one item and the range stops at the last value it can represent
+    assert_eq!(
+        ok(&r),
+        &json!({"slice": [2], "range": [9223372036854775806i64]})
+    );
+}
