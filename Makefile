@@ -35,7 +35,8 @@ build:
 bench: venv bench-asl bench-policy bench-ledger bench-connectors bench-flow
 
 bench-asl:
-	DAYONE_BENCH_MOTO=$(CURDIR)/.venv/bin/python $(CARGO) bench -p dayone-asl --bench interpreter
+	DAYONE_BENCH_SECONDS=2 DAYONE_BENCH_MOTO=$(CURDIR)/.venv/bin/python DAYONE_BENCH_MOTO_N=20 \
+		$(CARGO) bench -p dayone-asl --bench interpreter
 
 bench-policy:
 	$(CARGO) bench -p dayone-core --bench policy
