@@ -54,13 +54,13 @@ fn run_json_prints_one_object_with_status_steps_and_what_the_twins_hold() {
             .iter()
             .any(|u| u["userPrincipalName"] == "ada.lovelace@contoso.com")
     );
-    // the TAP e-mail is in the twin's mailbox, but never its pass
-    let text = out.stdout.clone();
-    assert!(
-        !String::from_utf8(text)
-            .unwrap()
-            .contains("local-graph-client-secret")
-    );
+    // The printer redacts every issued pass and credential as a last line of defence; a
+    // "[redacted]" in the output would mean a TAP or a secret reached the report.
+    for stream in [&out.stdout, &out.stderr] {
+        let printed = text(stream);
+        assert!(!printed.contains("[redacted]"), "a secret reached the output");
+        assert!(!printed.contains("local-graph-client-secret"));
+    }
 }
 
 #[test]

@@ -174,6 +174,8 @@ pub(crate) struct GraphState {
     pub(crate) tap_policy: TapPolicy,
     taps: Vec<TapRecord>,
     mails: Vec<SentMail>,
+    /// Initial passwords received on user creation, kept only so leak checks can look for them.
+    passwords: Vec<String>,
 }
 
 impl fmt::Debug for GraphState {
@@ -220,6 +222,7 @@ impl GraphState {
             managers: HashMap::new(),
             taps: Vec::new(),
             mails: Vec::new(),
+            passwords: Vec::new(),
             cfg,
         };
         for u in s.cfg.users.clone() {
@@ -336,6 +339,10 @@ impl GraphState {
 
     pub(crate) fn taps(&self) -> Vec<TapIssuance> {
         self.taps.iter().map(|t| t.issuance.clone()).collect()
+    }
+
+    pub(crate) fn received_passwords(&self) -> Vec<String> {
+        self.passwords.clone()
     }
 
     pub(crate) fn tap_values(&self) -> Vec<String> {
@@ -793,8 +800,14 @@ async fn create_user(State(st): State<Shared>, body: Bytes) -> Result<Response, 
     if s.user(&upn).is_some() {
         return Err(GraphError::bad_request(DUPLICATE_UPN));
     }
-    // The password is a credential: the twin checks it and forgets it.
-    m.remove("passwordProfile");
+    // The password is a credential: it is never stored with the user or returned; the twin
+    // keeps the value aside only so leak checks can search for it.
+    if let Some(password) = m
+        .remove("passwordProfile")
+        .and_then(|p| p.get("password").and_then(Value::as_str).map(str::to_owned))
+    {
+        s.passwords.push(password);
+    }
     let id = uuid::Uuid::new_v4().to_string();
     m.insert("id".into(), json!(id));
     m.insert("createdDateTime".into(), json!(rfc3339(now())));

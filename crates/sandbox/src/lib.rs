@@ -393,13 +393,14 @@ impl Sandbox {
     }
 
     /// Every value a leak check should look for: issued pass values, issued access and
-    /// refresh tokens, and the configured credentials.
+    /// refresh tokens, initial passwords of created users, and the configured credentials.
     pub fn known_secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
         {
             let g = graph::lock(&self.graph);
             out.extend(g.tap_values());
             out.extend(g.issued_tokens());
+            out.extend(g.received_passwords());
             out.push(g.client_secret().to_owned());
         }
         out.push(workday::lock(&self.workday).password().to_owned());

@@ -406,7 +406,7 @@ async fn issue_and_deliver<L: DeliveryLog + ?Sized>(
                         "executionId": execution_id,
                         "channel": route.channel().as_str(),
                         "to": route.to(),
-                        "tapId": pass.id,
+                        "methodId": pass.id,
                         "receiptId": receipt,
                     })),
                 );

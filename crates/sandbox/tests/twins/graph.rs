@@ -250,6 +250,11 @@ async fn creating_a_user_validates_and_refuses_a_duplicate_upn() {
         .collect();
     assert_eq!(created.len(), 1);
     assert!(!sb.snapshot().to_string().contains("Local-Fixture-Pw-2026!"));
+    // ... except into the list leak checks search for.
+    assert!(
+        sb.known_secrets()
+            .contains(&"Local-Fixture-Pw-2026!".to_string())
+    );
 }
 
 fn uuid_like(s: &str) -> bool {
