@@ -58,7 +58,10 @@ fn run_json_prints_one_object_with_status_steps_and_what_the_twins_hold() {
     // "[redacted]" in the output would mean a TAP or a secret reached the report.
     for stream in [&out.stdout, &out.stderr] {
         let printed = text(stream);
-        assert!(!printed.contains("[redacted]"), "a secret reached the output");
+        assert!(
+            !printed.contains("[redacted]"),
+            "a secret reached the output"
+        );
         assert!(!printed.contains("local-graph-client-secret"));
     }
 }
