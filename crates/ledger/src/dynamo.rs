@@ -42,6 +42,23 @@ pub const ENDPOINT_ENV: &str = "DAYONE_DYNAMODB_ENDPOINT";
 const BATCH_GET_LIMIT: usize = 100;
 
 /// The DynamoDB adapter. Cheap to clone.
+/// A DynamoDB client from the normal AWS configuration chain, pointed at
+/// `DAYONE_DYNAMODB_ENDPOINT` when that is set (tests, local runs). Every user of the ledger
+/// table (the ledger, TAP receipts, write-back log) builds its client here.
+pub async fn client_from_env() -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = std::env::var(ENDPOINT_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        // A local endpoint needs some region to sign with; the real one is irrelevant.
+        let region =
+            aws_config::meta::region::RegionProviderChain::default_provider().or_else("us-east-1");
+        loader = loader.endpoint_url(endpoint).region(region);
+    }
+    Client::new(&loader.load().await)
+}
+
 #[derive(Clone, Debug)]
 pub struct DynamoLedger {
     client: Client,
@@ -56,21 +73,9 @@ impl DynamoLedger {
         }
     }
 
-    /// A client from the normal AWS configuration chain, pointed at
-    /// `DAYONE_DYNAMODB_ENDPOINT` when that is set (tests, local runs).
+    /// A ledger on [`client_from_env`].
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = std::env::var(ENDPOINT_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            // A local endpoint needs some region to sign with; the real one is irrelevant.
-            let region = aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else("us-east-1");
-            loader = loader.endpoint_url(endpoint).region(region);
-        }
-        let config = loader.load().await;
-        DynamoLedger::new(Client::new(&config), table)
+        DynamoLedger::new(client_from_env().await, table)
     }
 
     pub fn table(&self) -> &str {

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use dayone_core::{AllocatedNames, Namespace, TraceEntry, UsernamePlan};
 use serde::Serialize;
 
-pub use dynamo::{DynamoLedger, ENDPOINT_ENV};
+pub use dynamo::{DynamoLedger, ENDPOINT_ENV, client_from_env};
 pub use error::LedgerError;
 pub use record::{NameRecord, NameStatus, WorkerRecord};
 pub use sqlite::SqliteLedger;

@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::log::{Field, WritebackLog, WritebackLogError, Written};
 
 /// Points the client at a local DynamoDB (moto) instead of AWS, as the ledger does.
-pub const ENDPOINT_ENV: &str = "DAYONE_DYNAMODB_ENDPOINT";
+pub use dayone_ledger::ENDPOINT_ENV;
 
 /// The write-back log in the ledger table. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -39,19 +39,10 @@ impl DynamoWritebackLog {
         }
     }
 
-    /// A client from the usual AWS configuration chain (pointed at `DAYONE_DYNAMODB_ENDPOINT`
-    /// when set), for `main.rs`.
+    /// A log on the ledger table's client (pointed at `DAYONE_DYNAMODB_ENDPOINT` when set),
+    /// for `main.rs`.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = std::env::var(ENDPOINT_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            let region = aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else("us-east-1");
-            loader = loader.endpoint_url(endpoint).region(region);
-        }
-        DynamoWritebackLog::new(Client::new(&loader.load().await), table)
+        DynamoWritebackLog::new(dayone_ledger::client_from_env().await, table)
     }
 
     fn key(worker_id: &str) -> HashMap<String, AttributeValue> {

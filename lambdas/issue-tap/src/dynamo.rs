@@ -31,7 +31,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use crate::delivery::{Claim, DeliveryLog, DeliveryLogError, TapReceipt};
 
 /// Points the client at a local DynamoDB (moto) instead of AWS, as the ledger does.
-pub const ENDPOINT_ENV: &str = "DAYONE_DYNAMODB_ENDPOINT";
+pub use dayone_ledger::ENDPOINT_ENV;
 
 /// The delivery log in the ledger table. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -48,19 +48,10 @@ impl DynamoDeliveryLog {
         }
     }
 
-    /// A client from the usual AWS configuration chain (pointed at `DAYONE_DYNAMODB_ENDPOINT`
-    /// when set), for `main.rs`.
+    /// A log on the ledger table's client (pointed at `DAYONE_DYNAMODB_ENDPOINT` when set),
+    /// for `main.rs`.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(endpoint) = std::env::var(ENDPOINT_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-        {
-            let region = aws_config::meta::region::RegionProviderChain::default_provider()
-                .or_else("us-east-1");
-            loader = loader.endpoint_url(endpoint).region(region);
-        }
-        DynamoDeliveryLog::new(Client::new(&loader.load().await), table)
+        DynamoDeliveryLog::new(dayone_ledger::client_from_env().await, table)
     }
 
     fn key(execution_id: &str) -> HashMap<String, AttributeValue> {
