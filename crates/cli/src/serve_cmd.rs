@@ -60,16 +60,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         .ledger(args.ledger.clone())
         .real_time(args.real_time);
     if let Some(path) = &args.definition {
-        match std::fs::read_to_string(path) {
-            Ok(text) => opts = opts.definition(path.display().to_string(), text),
-            Err(e) => {
-                eprintln!(
-                    "error: cannot read the state machine {} ({e})",
-                    path.display()
-                );
+        opts = match opts.definition_file(path) {
+            Ok(opts) => opts,
+            Err(msg) => {
+                eprintln!("error: {msg}");
                 return Ok(2);
             }
-        }
+        };
     }
     let engine = match LocalEngine::start(opts).await {
         Ok(e) => Arc::new(e),

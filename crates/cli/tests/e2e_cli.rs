@@ -143,6 +143,25 @@ fn a_bad_hire_exits_2_with_field_errors() {
 }
 
 #[test]
+fn a_missing_state_machine_file_exits_2_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere.asl.json");
+    let out = dayone(
+        &[
+            "run",
+            "tests/fixtures/hires/ada-lovelace.json",
+            "--definition",
+            missing.to_str().unwrap(),
+        ],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot read the state machine"), "{err}");
+    assert!(err.contains("nowhere.asl.json"), "{err}");
+}
+
+#[test]
 fn validate_accepts_the_example_policy_and_refuses_a_broken_rule() {
     let dir = tempfile::tempdir().unwrap();
     let ok = dayone(&["validate", "--config", "dayone.toml"], &dir);

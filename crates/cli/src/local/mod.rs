@@ -86,6 +86,17 @@ impl EngineOptions {
         self
     }
 
+    /// [`EngineOptions::definition`] read from a file; the error is a message for people.
+    pub fn definition_file(self, path: &std::path::Path) -> Result<Self, String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(self.definition(path.display().to_string(), text)),
+            Err(e) => Err(format!(
+                "cannot read the state machine {} ({e})",
+                path.display()
+            )),
+        }
+    }
+
     pub fn sandbox(mut self, sandbox: SandboxConfig) -> Self {
         self.sandbox = sandbox;
         self
