@@ -39,16 +39,19 @@ pub struct RetryPolicy {
     pub request_timeout: Duration,
 }
 
+/// The defaults keep one call's worst case (3 attempts × 10 s + 2 waits × 5 s = 40 s) inside
+/// the 60 s timeout the step Lambdas are deployed with, so a throttled target surfaces as
+/// `Dayone.Throttled` for Step Functions to wait out instead of a Lambda timeout.
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 4,
-            max_wait: Duration::from_secs(20),
+            max_attempts: 3,
+            max_wait: Duration::from_secs(5),
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(4),
             replication_attempts: 6,
             replication_backoff: Duration::from_millis(500),
-            request_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(10),
         }
     }
 }

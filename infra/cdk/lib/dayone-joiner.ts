@@ -148,7 +148,7 @@ export class DayoneJoiner extends Construct {
       CreateTicket: rustFunction("CreateTicketFunction", "create-ticket",
         "Opens the equipment request in ServiceNow or Jira Service Management (idempotent).", 60, true),
       NotifyFailure: rustFunction("NotifyFailureFunction", "notify-failure",
-        "Tells IT which execution and step failed, and why (no secrets).", 30, true),
+        "Tells IT which execution and step failed, and why (no secrets).", 60, true),
     } satisfies Record<StepName, lambda.Function>;
     this.steps = steps;
 
