@@ -640,6 +640,18 @@ fn project(obj: &Map<String, Value>, select: Option<&[String]>) -> Map<String, V
     out
 }
 
+/// The `$filter` of a list request, parsed against the properties `resource` supports.
+fn query_filter(
+    q: &HashMap<String, String>,
+    props: &[&str],
+    resource: &str,
+) -> Result<Option<odata::Filter>, GraphError> {
+    q.get("$filter")
+        .or_else(|| q.get("filter"))
+        .map(|text| odata::parse(text, props).map_err(|e| filter_error(e, resource)))
+        .transpose()
+}
+
 fn filter_error(e: FilterError, resource: &str) -> GraphError {
     match e {
         FilterError::Syntax(detail) => GraphError::new(
@@ -667,12 +679,7 @@ async fn list_users(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     let q = util::form(raw.unwrap_or_default().as_bytes());
-    let filter = match q.get("$filter").or_else(|| q.get("filter")) {
-        Some(text) => {
-            Some(odata::parse(text, USER_FILTER_PROPS).map_err(|e| filter_error(e, "User"))?)
-        }
-        None => None,
-    };
+    let filter = query_filter(&q, USER_FILTER_PROPS, "User")?;
     let select = select_list(&q);
     let top = match q.get("$top") {
         Some(t) => Some(t.parse::<usize>().map_err(|_| {
@@ -948,12 +955,7 @@ async fn list_groups(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
     let q = util::form(raw.unwrap_or_default().as_bytes());
-    let filter = match q.get("$filter").or_else(|| q.get("filter")) {
-        Some(text) => {
-            Some(odata::parse(text, GROUP_FILTER_PROPS).map_err(|e| filter_error(e, "Group"))?)
-        }
-        None => None,
-    };
+    let filter = query_filter(&q, GROUP_FILTER_PROPS, "Group")?;
     let select = select_list(&q);
     let s = lock(&st);
     let value: Vec<Value> = s
