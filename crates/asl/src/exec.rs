@@ -58,8 +58,10 @@ pub struct ExecutionResult {
     pub status: ExecutionStatus,
     pub execution_arn: String,
     pub name: String,
-    /// The final output (success only).
-    pub output: Option<Value>,
+    /// The final output (success only). Shared with the `ExecutionSucceeded` history event
+    /// rather than copied.
+    #[serde(serialize_with = "crate::history::ser_payload")]
+    pub output: Option<Arc<Value>>,
     /// The error name (failure only; `None` for a Fail state without `Error`).
     pub error: Option<String>,
     pub cause: Option<String>,
@@ -317,8 +319,6 @@ impl Runner {
                 let mut e = ev(EventType::ExecutionSucceeded);
                 e.output = self.data(&out);
                 self.push(e);
-                // Copied only when the history event above shares it.
-                let out = Arc::unwrap_or_clone(out);
                 (ExecutionStatus::Succeeded, Some(out), None, None)
             }
             Err(f) => {

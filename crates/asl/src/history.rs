@@ -140,7 +140,10 @@ fn ser_name<S: serde::Serializer>(v: &Option<Arc<str>>, s: S) -> Result<S::Ok, S
 }
 
 /// Serialises a shared payload exactly like the plain JSON value it holds.
-fn ser_payload<S: serde::Serializer>(v: &Option<Arc<Value>>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_payload<S: serde::Serializer>(
+    v: &Option<Arc<Value>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match v {
         Some(p) => p.as_ref().serialize(s),
         None => s.serialize_none(),

@@ -42,7 +42,7 @@ async fn run_case(case: &Value) -> Result<(), String> {
                 result.status, result.error, result.cause
             ));
         }
-        let out = result.output.unwrap_or(Value::Null);
+        let out = result.output.as_deref().cloned().unwrap_or(Value::Null);
         if !same(&out, expected) {
             return Err(format!("output {out} != expected {expected}"));
         }

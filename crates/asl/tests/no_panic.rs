@@ -170,5 +170,5 @@ fn the_seed_machine_is_valid_and_runs() {
         r.error,
         r.cause
     );
-    assert_eq!(r.output, Some(json!(3)));
+    assert_eq!(r.output.as_deref(), Some(&json!(3)));
 }

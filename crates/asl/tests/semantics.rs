@@ -710,7 +710,7 @@ async fn history_payloads_are_each_states_own_input_and_output_and_serialize_as_
             .iter()
             .all(|e| e.input.is_none() && e.output.is_none())
     );
-    assert_eq!(lean.output, Some(json!({"n": 1})));
+    assert_eq!(lean.output.as_deref(), Some(&json!({"n": 1})));
 }
 
 // ---------- Hostile definitions end in errors, not panics ----------

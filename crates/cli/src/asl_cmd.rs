@@ -132,7 +132,7 @@ pub async fn run(cmd: AslCommand) -> anyhow::Result<i32> {
                 ExecutionStatus::Succeeded => {
                     out.insert(
                         "output".into(),
-                        result.output.clone().unwrap_or(Value::Null),
+                        result.output.as_deref().cloned().unwrap_or(Value::Null),
                     );
                 }
                 _ => {

@@ -280,7 +280,7 @@ pub fn json_report(engine: &LocalEngine, result: &ExecutionResult) -> Value {
     let mut doc = json!({
         "status": result.status.as_str(),
         "executionId": result.execution_arn,
-        "output": result.output.clone().unwrap_or(Value::Null),
+        "output": result.output.as_deref().cloned().unwrap_or(Value::Null),
         "steps": timeline::steps(&result.history),
         "sandbox": engine.sandbox().snapshot(),
     });
