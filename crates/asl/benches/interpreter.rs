@@ -3,7 +3,21 @@
 //! in-process Step Functions executor (bench/bench_moto.py) and the ratio is printed.
 //!
 //! `cargo bench -p dayone-asl --bench interpreter` (`DAYONE_BENCH_MOTO_N` sets moto's
-//! execution count, default 20; `DAYONE_BENCH_SECONDS` the time per machine, default 2).
+//! execution count, default 20; `DAYONE_BENCH_SECONDS` the time per machine, default 2;
+//! `DAYONE_BENCH_ONLY=<machine>` runs one machine). The allocator is mimalloc, as in the
+//! `dayone` binary; `--features system-allocator` measures on the system allocator instead.
+
+// The `dayone` binary runs the interpreter on mimalloc; measure what it runs. Build with
+// `--features system-allocator` for the figures on the system allocator.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const ALLOCATOR: &str = if cfg!(feature = "system-allocator") {
+    "system allocator"
+} else {
+    "mimalloc"
+};
 
 use dayone_asl::{Clock, EventType, ExecutionOptions, ExecutionStatus, Interpreter, StateMachine};
 use serde_json::Value;
@@ -96,8 +110,14 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    let only = std::env::var("DAYONE_BENCH_ONLY")
+        .ok()
+        .filter(|s| !s.is_empty());
     let mut rows = Vec::new();
     for &machine in MACHINES {
+        if only.as_deref().is_some_and(|o| o != machine) {
+            continue;
+        }
         let dir = bench_dir().join("asl-machines");
         let def = std::fs::read_to_string(dir.join(format!("{machine}.asl.json")))
             .expect("bench machine definition");
@@ -153,7 +173,7 @@ fn main() {
         );
     }
     println!(
-        "\nSingle thread (current_thread tokio runtime), virtual clock, full history unless noted."
+        "\nSingle thread (current_thread tokio runtime), virtual clock, {ALLOCATOR}, full history unless noted."
     );
     if moto_python.is_none() {
         println!(

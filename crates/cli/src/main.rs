@@ -9,6 +9,11 @@ mod validate_cmd;
 
 use clap::{Parser, Subcommand};
 
+// The interpreter allocates a JSON tree per state document; mimalloc makes that about twice
+// as fast as the system allocator (see the interpreter bench, which uses it too).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "dayone", version, about = "Joiner provisioning flows as code")]
 struct Cli {
