@@ -450,6 +450,33 @@ impl Store for DynamoLedger {
         }
     }
 
+    async fn raise_suffix(&self, key: &str, at_least: u64) -> Result<(), LedgerError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(&suffix_key(key))))
+            .update_expression("SET #next = :n, #kind = :kind")
+            .condition_expression("attribute_not_exists(#next) OR #next < :n")
+            .expression_attribute_names("#next", "next")
+            .expression_attribute_names("#kind", "kind")
+            .expression_attribute_values(":n", AttributeValue::N(at_least.to_string()))
+            .expression_attribute_values(":kind", s("suffix"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The counter is already at or above the floor: nothing to raise.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(map_sdk_error("UpdateItem", &self.table, e)),
+        }
+    }
+
     async fn transact(&self, writes: &[Write]) -> Result<(), TransactError> {
         let items = writes
             .iter()
@@ -543,5 +570,13 @@ impl Ledger for DynamoLedger {
 
     async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRecord>, LedgerError> {
         engine::worker(self, worker_id).await
+    }
+
+    async fn import(
+        &self,
+        account: &crate::ExistingAccount,
+        suffix_start: u64,
+    ) -> Result<crate::ImportOutcome, LedgerError> {
+        crate::import::import(self, account, suffix_start).await
     }
 }

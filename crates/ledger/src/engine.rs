@@ -56,6 +56,9 @@ pub(crate) trait Store: Send + Sync {
 
     /// Applies every write or none.
     async fn transact(&self, writes: &[Write]) -> Result<(), TransactError>;
+
+    /// Raises the `SUFFIX#<key>` counter to at least `at_least` (never lowers it).
+    async fn raise_suffix(&self, key: &str, at_least: u64) -> Result<(), LedgerError>;
 }
 
 pub(crate) async fn allocate<S: Store + ?Sized>(

@@ -16,6 +16,11 @@ pub enum LedgerError {
     )]
     Exhausted { suffix_key: String, detail: String },
 
+    /// An imported account's names, or its worker, are already recorded
+    /// differently. The message names who holds what.
+    #[error("cannot import this account: {0}")]
+    AlreadyRecorded(String),
+
     /// `tombstone` was asked for a worker that never held names.
     #[error("worker '{0}' holds no names in the ledger; nothing to tombstone")]
     UnknownWorker(String),
@@ -72,6 +77,7 @@ impl LedgerError {
                 StepErrorName::InvalidHire
             }
             LedgerError::Exhausted { .. } => StepErrorName::UsernameExhausted,
+            LedgerError::AlreadyRecorded(_) => StepErrorName::TargetRejected,
             LedgerError::ConditionalCheckFailed { .. }
             | LedgerError::Contention { .. }
             | LedgerError::Unavailable(_)

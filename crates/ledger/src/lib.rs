@@ -13,11 +13,13 @@
 //! Semantics: all names of one hire are reserved in one all-or-nothing
 //! conditional write; a `WORKER#` item makes retries and rehires return the
 //! same names; names are never deleted, only tombstoned, and a tombstoned name
-//! belongs to its former worker forever.
+//! belongs to its former worker forever. Accounts that exist before dayone
+//! are recorded with [`Ledger::import`].
 
 mod dynamo;
 mod engine;
 mod error;
+mod import;
 mod record;
 mod sqlite;
 
@@ -27,6 +29,7 @@ use serde::Serialize;
 
 pub use dynamo::{DynamoLedger, ENDPOINT_ENV, client_from_env};
 pub use error::LedgerError;
+pub use import::{ExistingAccount, IMPORT_EXECUTION, ImportOutcome};
 pub use record::{NameRecord, NameStatus, WorkerRecord};
 pub use sqlite::SqliteLedger;
 
@@ -69,6 +72,17 @@ pub trait Ledger: Send + Sync {
 
     /// The names `worker_id` holds, if any.
     async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRecord>, LedgerError>;
+
+    /// Records an account that already exists in the directory, so its names
+    /// are never offered to anyone else. Idempotent: importing the same account
+    /// again is [`ImportOutcome::Unchanged`]; a name held by someone else is
+    /// [`LedgerError::AlreadyRecorded`]. `suffix_start` is the policy's first
+    /// numeric suffix (`[username] suffix_start`).
+    async fn import(
+        &self,
+        account: &ExistingAccount,
+        suffix_start: u64,
+    ) -> Result<ImportOutcome, LedgerError>;
 }
 
 /// The execution id recorded on items changed by [`Ledger::tombstone`].

@@ -278,6 +278,20 @@ impl Store for SqliteLedger {
         .await
     }
 
+    async fn raise_suffix(&self, key: &str, at_least: u64) -> Result<(), LedgerError> {
+        let pk = suffix_key(key);
+        let at_least = i64::try_from(at_least).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO ledger_items (pk, kind, next_suffix) VALUES (?1, 'suffix', ?2) \
+                 ON CONFLICT (pk) DO UPDATE SET next_suffix = max(next_suffix, excluded.next_suffix)",
+            )?
+            .execute(params![pk, at_least])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn transact(&self, writes: &[Write]) -> Result<(), TransactError> {
         let writes = writes.to_vec();
         let outcome = self
@@ -325,6 +339,14 @@ impl Ledger for SqliteLedger {
 
     async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRecord>, LedgerError> {
         engine::worker(self, worker_id).await
+    }
+
+    async fn import(
+        &self,
+        account: &crate::ExistingAccount,
+        suffix_start: u64,
+    ) -> Result<crate::ImportOutcome, LedgerError> {
+        crate::import::import(self, account, suffix_start).await
     }
 }
 

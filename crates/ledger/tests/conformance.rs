@@ -6,7 +6,7 @@ mod common;
 
 use common::{candidate, john_smith, template};
 use dayone_core::{Decision, Namespace, StepErrorName, UsernamePlan};
-use dayone_ledger::{Ledger, LedgerError, NameStatus};
+use dayone_ledger::{ExistingAccount, ImportOutcome, Ledger, LedgerError, NameStatus};
 
 mod cases {
     use super::*;
@@ -285,6 +285,151 @@ mod cases {
         assert_eq!(a.trace[0].rule, "transliterate");
         assert_eq!(a.trace.len(), 2);
     }
+
+    fn existing(worker: &str, sam: &str, local: &str, status: NameStatus) -> ExistingAccount {
+        ExistingAccount {
+            worker_id: worker.into(),
+            sam_account_name: sam.into(),
+            upn: format!("{local}@contoso.com"),
+            mail: None,
+            status,
+        }
+    }
+
+    pub async fn imported_names_are_never_offered_to_a_new_hire(ledger: &dyn Ledger) {
+        // GIVEN the directory already has jsmith (no mail column: the UPN is reserved as mail)
+        let jsmith = existing("W0", "JSmith", "john.smith", NameStatus::Active);
+        let outcome = ledger.import(&jsmith, 2).await.unwrap();
+        assert_eq!(outcome, ImportOutcome::Imported);
+        let rec = ledger
+            .holder(Namespace::Mail, "john.smith@contoso.com")
+            .await
+            .unwrap()
+            .expect("the UPN is reserved as mail too");
+        assert_eq!(
+            (rec.owner.as_str(), rec.execution.as_str()),
+            ("W0", "import")
+        );
+        // WHEN a new John Smith is hired THEN he gets the next rule, and the trace says why
+        let a = ledger.allocate("W1", "e1", &john_smith()).await.unwrap();
+        assert_eq!(a.names.sam_account_name, "johns");
+        assert_eq!(a.trace[0].decision, Decision::Taken);
+        assert!(
+            a.trace[0]
+                .detail
+                .contains("sam jsmith held by another worker")
+        );
+        assert_eq!(a.round_trips, 2, "imported names cost no extra round trip");
+    }
+
+    pub async fn importing_again_is_unchanged_and_a_conflict_names_the_holder(ledger: &dyn Ledger) {
+        let jsmith = existing("W0", "jsmith", "john.smith", NameStatus::Active);
+        ledger.import(&jsmith, 2).await.unwrap();
+        // The same account again (any letter case): nothing to do.
+        let again = existing("W0", "JSMITH", "John.Smith", NameStatus::Active);
+        assert_eq!(
+            ledger.import(&again, 2).await.unwrap(),
+            ImportOutcome::Unchanged
+        );
+        // Another worker with the same sAMAccountName: refused, naming who holds it.
+        let clash = existing("W9", "jsmith", "jsmith.w9", NameStatus::Active);
+        let err = ledger.import(&clash, 2).await.unwrap_err();
+        assert!(matches!(err, LedgerError::AlreadyRecorded(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("sam jsmith is already held by worker W0 (active)"),
+            "{err}"
+        );
+        assert_eq!(err.step_error_name(), StepErrorName::TargetRejected);
+        // All or nothing: W9's other names were not written.
+        assert!(
+            ledger
+                .holder(Namespace::Upn, "jsmith.w9@contoso.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(ledger.worker("W9").await.unwrap().is_none());
+        // The same worker with different names, or another status: refused too.
+        let renamed = existing("W0", "jsmith0", "john.smith0", NameStatus::Active);
+        let err = ledger.import(&renamed, 2).await.unwrap_err();
+        assert!(
+            err.to_string().contains("worker W0 already holds jsmith"),
+            "{err}"
+        );
+        let left = existing("W0", "jsmith", "john.smith", NameStatus::Tombstoned);
+        let err = ledger.import(&left, 2).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("is recorded as active, not tombstoned"),
+            "{err}"
+        );
+        // Bad input is a field error and writes nothing.
+        let bad = existing("W5", "jsmith5", "not-an-address@", NameStatus::Active);
+        let err = ledger.import(&bad, 2).await.unwrap_err();
+        assert!(err.to_string().contains("upn:"), "{err}");
+        assert!(ledger.worker("W5").await.unwrap().is_none());
+    }
+
+    pub async fn an_imported_leaver_keeps_their_names_until_rehired(ledger: &dyn Ledger) {
+        let former = existing("W0", "jsmith", "john.smith", NameStatus::Tombstoned);
+        assert_eq!(
+            ledger.import(&former, 2).await.unwrap(),
+            ImportOutcome::Imported
+        );
+        let other = ledger.allocate("W1", "e1", &john_smith()).await.unwrap();
+        assert_eq!(other.names.sam_account_name, "johns");
+        assert_eq!(other.trace[0].decision, Decision::Tombstoned);
+        // The former employee comes back: their own names, reactivated.
+        let back = ledger.allocate("W0", "e2", &john_smith()).await.unwrap();
+        assert!(back.reused);
+        assert_eq!(back.names.sam_account_name, "jsmith");
+        assert_eq!(back.names.upn, "john.smith@contoso.com");
+        let rec = ledger
+            .holder(Namespace::Sam, "jsmith")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.status, NameStatus::Active);
+    }
+
+    pub async fn imported_suffixes_move_the_suffix_counter(ledger: &dyn Ledger) {
+        ledger
+            .import(
+                &existing("W0", "jsmith", "john.smith", NameStatus::Active),
+                2,
+            )
+            .await
+            .unwrap();
+        ledger
+            .import(&existing("W00", "johns", "johns", NameStatus::Active), 2)
+            .await
+            .unwrap();
+        for n in [2, 3, 7] {
+            let a = existing(
+                &format!("W{n}"),
+                &format!("jsmith{n}"),
+                &format!("john.smith{n}"),
+                NameStatus::Active,
+            );
+            ledger.import(&a, 2).await.unwrap();
+        }
+        // The next John Smith skips every imported suffix without a lost race.
+        let a = ledger.allocate("W8", "e", &john_smith()).await.unwrap();
+        assert_eq!(a.names.sam_account_name, "jsmith8");
+        assert_eq!(a.names.upn, "john.smith8@contoso.com");
+        assert_eq!(a.round_trips, 3, "read, suffix counter, transaction");
+        // A counter already past an imported suffix is never moved back.
+        ledger
+            .import(
+                &existing("W4", "jsmith4", "john.smith4", NameStatus::Active),
+                2,
+            )
+            .await
+            .unwrap();
+        let b = ledger.allocate("W9", "e", &john_smith()).await.unwrap();
+        assert_eq!(b.names.sam_account_name, "jsmith9");
+    }
 }
 
 macro_rules! conformance {
@@ -323,4 +468,8 @@ conformance!(
     a_plan_with_nothing_left_is_username_exhausted,
     bad_requests_are_clear_errors,
     the_trace_keeps_the_policy_decisions_first,
+    imported_names_are_never_offered_to_a_new_hire,
+    importing_again_is_unchanged_and_a_conflict_names_the_holder,
+    an_imported_leaver_keeps_their_names_until_rehired,
+    imported_suffixes_move_the_suffix_counter,
 );
