@@ -1,8 +1,11 @@
-//! `dayone username allocate` and `dayone username explain`.
+//! `dayone username allocate`, `import` and `explain`.
 //!
 //! `allocate` is a filter: one JSON hire per input line, one JSON result per
 //! output line, in order, never a line lost. A bad line becomes an error line
 //! (`{"eventId"?, "error": {"name", "message"}}`) and the next line is read.
+//! `import` is the same kind of filter over accounts that already exist in the
+//! directory (`{"workerId","samAccountName","upn","mail"?,"status"?}`), so
+//! their names are never offered to a new hire.
 //! `explain` shows, for people, what the policy proposes for one hire and
 //! which candidate the ledger would give, without reserving anything.
 
@@ -13,7 +16,7 @@ use anyhow::Context;
 use dayone_core::{
     Config, Decision, HireEvent, Namespace, StepErrorName, TraceEntry, UsernamePolicy,
 };
-use dayone_ledger::{DEFAULT_SQLITE_PATH, Ledger, NameStatus, open_ledger};
+use dayone_ledger::{DEFAULT_SQLITE_PATH, ExistingAccount, Ledger, NameStatus, open_ledger};
 use serde_json::{Value, json};
 
 const DEFAULT_LEDGER: &str = "sqlite:.dayone/ledger.sqlite";
@@ -22,6 +25,10 @@ const DEFAULT_LEDGER: &str = "sqlite:.dayone/ledger.sqlite";
 pub enum UsernameCommand {
     /// Allocate names for hires read as JSON lines on stdin; one JSON line out per line in.
     Allocate(AllocateArgs),
+    /// Record accounts that already exist in the directory (JSON lines on stdin:
+    /// workerId, samAccountName, upn, mail?, status? = active|tombstoned), so their
+    /// names are never given to anyone else. One JSON line out per line in.
+    Import(AllocateArgs),
     /// Explain, for people, which names a hire would get and why.
     Explain(ExplainArgs),
 }
@@ -51,6 +58,7 @@ pub struct ExplainArgs {
 pub async fn run(cmd: UsernameCommand) -> anyhow::Result<i32> {
     match cmd {
         UsernameCommand::Allocate(args) => allocate(args).await,
+        UsernameCommand::Import(args) => import(args).await,
         UsernameCommand::Explain(args) => explain(args).await,
     }
 }
@@ -71,6 +79,23 @@ async fn allocate(args: AllocateArgs) -> anyhow::Result<i32> {
     let ledger = open_ledger(&args.ledger)
         .await
         .context("cannot open the ledger")?;
+    filter_lines(async |line| allocate_line(&policy, ledger.as_ref(), line).await).await
+}
+
+async fn import(args: AllocateArgs) -> anyhow::Result<i32> {
+    // The policy says where numeric suffixes start, so an imported `jsmith7`
+    // moves the `jsmith` counter past it.
+    let policy = load_policy(&args.config)?;
+    let ledger = open_ledger(&args.ledger)
+        .await
+        .context("cannot open the ledger")?;
+    let start = policy.suffix_start();
+    filter_lines(async |line| import_line(ledger.as_ref(), start, line).await).await
+}
+
+/// Reads stdin line by line, writes one JSON line per input line; exit code 1
+/// when any output line is an error.
+async fn filter_lines(mut each: impl AsyncFnMut(&str) -> Value) -> anyhow::Result<i32> {
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -87,7 +112,7 @@ async fn allocate(args: AllocateArgs) -> anyhow::Result<i32> {
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end_matches(['\n', '\r']);
-        let result = allocate_line(&policy, ledger.as_ref(), line).await;
+        let result = each(line).await;
         if result.get("error").is_some() {
             failures += 1;
         }
@@ -149,6 +174,37 @@ async fn allocate_line(policy: &UsernamePolicy, ledger: &dyn Ledger, line: &str)
             "trace": a.trace,
         }),
         Err(e) => error_line(event_id, e.step_error_name(), e.to_string()),
+    }
+}
+
+/// One account line to one output object; never fails, never panics on data.
+async fn import_line(ledger: &dyn Ledger, suffix_start: u64, line: &str) -> Value {
+    let invalid = |message: String| error_line(None, StepErrorName::InvalidHire, message);
+    if line.trim().is_empty() {
+        return invalid("empty line: expected one account JSON object".into());
+    }
+    let account: ExistingAccount = match serde_json::from_str(line) {
+        Ok(a) => a,
+        Err(e) => {
+            return invalid(format!(
+                "not an account ({e}); expected {{\"workerId\",\"samAccountName\",\"upn\",\"mail\"?,\"status\"?}}"
+            ));
+        }
+    };
+    let with_worker = |mut v: Value| {
+        v["workerId"] = Value::String(account.worker_id.clone());
+        v
+    };
+    match ledger.import(&account, suffix_start).await {
+        Ok(outcome) => json!({
+            "workerId": account.worker_id,
+            "samAccountName": account.sam_account_name,
+            "upn": account.upn,
+            "mail": account.mail_or_upn(),
+            "status": account.status,
+            "import": outcome,
+        }),
+        Err(e) => with_worker(error_line(None, e.step_error_name(), e.to_string())),
     }
 }
 

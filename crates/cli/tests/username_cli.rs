@@ -1,5 +1,5 @@
-//! `dayone username allocate` / `explain` as a user runs them: a JSON-lines
-//! filter that never loses a line and never hands out an unsafe or duplicate
+//! `dayone username allocate` / `import` / `explain` as a user runs them: JSON-lines
+//! filters that never lose a line and never hand out an unsafe or duplicate
 //! name, and an explanation people can read.
 
 use std::collections::HashSet;
@@ -50,9 +50,13 @@ impl Env {
     }
 
     fn allocate(&self, stdin: &[u8]) -> Output {
+        self.filter("allocate", stdin)
+    }
+
+    fn filter(&self, command: &str, stdin: &[u8]) -> Output {
         let mut child = self
             .dayone()
-            .args(["username", "allocate", "--ledger", &self.ledger()])
+            .args(["username", command, "--ledger", &self.ledger()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -359,4 +363,64 @@ fn explain_and_allocate_refuse_bad_input_clearly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:PATH"));
+}
+
+#[test]
+fn imported_directory_accounts_are_never_handed_out_again() {
+    let env = Env::new();
+    // An export of the directory: extra columns are ignored, mail may be missing,
+    // a former employee's account is tombstoned.
+    let accounts = [
+        json!({"workerId": "W100", "samAccountName": "jsmith", "upn": "john.smith@contoso.com",
+               "displayName": "John Smith"}),
+        json!({"workerId": "W101", "samAccountName": "johns", "upn": "johns@contoso.com",
+               "mail": "john.s@contoso.com", "status": "tombstoned"}),
+        json!({"workerId": "W102", "samAccountName": "jsmith2", "upn": "john.smith2@contoso.com"}),
+        json!({"workerId": "W103", "samAccountName": "jsmith", "upn": "other@contoso.com"}),
+        json!({"workerId": "W104", "samAccountName": "has space", "upn": "hs@contoso.com"}),
+    ];
+    let file: String = accounts
+        .iter()
+        .map(|a| format!("{a}\n"))
+        .collect::<String>()
+        + "not json\n";
+    let out = env.filter("import", file.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "some lines failed");
+    let results = lines(&out);
+    assert_eq!(results.len(), 6, "one line out per line in");
+    assert_eq!(results[0]["import"], "imported");
+    assert_eq!(
+        results[0]["mail"], "john.smith@contoso.com",
+        "the UPN stands in for mail"
+    );
+    assert_eq!(results[1]["status"], "tombstoned");
+    assert_eq!(results[3]["workerId"], "W103");
+    assert_eq!(results[3]["error"]["name"], "Dayone.TargetRejected");
+    assert!(
+        results[3]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sam jsmith is already held by worker W100"),
+        "{}",
+        results[3]
+    );
+    assert_eq!(results[4]["error"]["name"], "Dayone.InvalidHire");
+    assert!(
+        results[4]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("samAccountName")
+    );
+    assert_eq!(results[5]["error"]["name"], "Dayone.InvalidHire");
+
+    // Importing the same export again changes nothing.
+    let again = lines(&env.filter("import", file.as_bytes()));
+    assert_eq!(again[0]["import"], "unchanged");
+    assert_eq!(again[2]["import"], "unchanged");
+
+    // A new John Smith gets neither the live names nor the former employee's,
+    // and the numeric suffix starts past the imported jsmith2.
+    let hired = lines(&env.allocate(format!("{}\n", hire("e1", "W1", "John", "Smith")).as_bytes()));
+    assert_eq!(hired[0]["samAccountName"], "jsmith3", "{}", hired[0]);
+    assert_eq!(hired[0]["upn"], "john.smith3@contoso.com");
 }

@@ -181,4 +181,12 @@ impl Ledger for SharedLedger {
     async fn worker(&self, worker_id: &str) -> Result<Option<WorkerRecord>, LedgerError> {
         self.0.worker(worker_id).await
     }
+
+    async fn import(
+        &self,
+        account: &dayone_ledger::ExistingAccount,
+        suffix_start: u64,
+    ) -> Result<dayone_ledger::ImportOutcome, LedgerError> {
+        self.0.import(account, suffix_start).await
+    }
 }
