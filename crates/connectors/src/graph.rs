@@ -9,6 +9,8 @@
 //!   back: the same `employeeId` means our earlier attempt won (success), anything else is a
 //!   [`ConnectorError::Collision`].
 //! - [`GraphClient::add_group_member`] treats "object references already exist" as success.
+//! - [`GraphClient::assign_app_role`] lists the user's app role assignments first and treats
+//!   an existing one (or Graph's "already exists" 400, when two runs race) as success.
 //! - Writes that reference a user created seconds ago retry a 404 with backoff (directory
 //!   replication delay) before giving up with a retryable error.
 
@@ -120,6 +122,63 @@ pub struct GraphGroup {
     #[serde(default)]
     pub display_name: Option<String>,
 }
+
+/// What granting an app role did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Assignment {
+    Assigned,
+    AlreadyAssigned,
+}
+
+/// The app role id Graph uses for "default access" to an application that defines no roles.
+pub const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// An enterprise application (service principal) and the roles it defines.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub app_roles: Vec<AppRole>,
+}
+
+/// One role an application defines.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRole {
+    pub id: String,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `User` (users and groups) and/or `Application` (other apps).
+    #[serde(default)]
+    pub allowed_member_types: Vec<String>,
+    #[serde(default = "enabled")]
+    pub is_enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl AppRole {
+    /// Whether a user can hold this role.
+    pub fn assignable_to_users(&self) -> bool {
+        self.is_enabled && self.allowed_member_types.iter().any(|t| t == "User")
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RoleAssignment {
+    resource_id: String,
+    app_role_id: String,
+}
+
+const SERVICE_PRINCIPAL_SELECT: &str = "id,displayName,appRoles";
 
 /// A user query. Values are data: quotes are doubled and the filter percent-encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -687,6 +746,103 @@ impl GraphClient {
                     "{n} groups are named '{name}'; name birthright groups by id or make the name unique"
                 ),
             )),
+        }
+    }
+
+    /// `GET /servicePrincipals/{id}`; `None` when there is no such application.
+    pub async fn get_service_principal(
+        &self,
+        id: &str,
+    ) -> Result<Option<ServicePrincipal>, ConnectorError> {
+        let url = self.url(&format!(
+            "servicePrincipals/{}?$select={SERVICE_PRINCIPAL_SELECT}",
+            enc_path(id)
+        ));
+        let reply = self.send(Call::new(Method::GET, url)).await?;
+        match reply.status.as_u16() {
+            200 => self.decode(&reply).map(Some),
+            404 => Ok(None),
+            _ => Err(self.error(&reply)),
+        }
+    }
+
+    /// The enterprise application whose `displayName` equals `name`; two or more is a
+    /// configuration problem.
+    pub async fn find_service_principal_by_display_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<ServicePrincipal>, ConnectorError> {
+        let filter = format!("displayName eq {}", odata_string(name));
+        let url = self.url(&format!(
+            "servicePrincipals?$filter={}&$select={SERVICE_PRINCIPAL_SELECT}",
+            enc_query(&filter)
+        ));
+        let reply = self.send(Call::new(Method::GET, url)).await?;
+        if reply.status.as_u16() != 200 {
+            return Err(self.error(&reply));
+        }
+        let mut page: Page<ServicePrincipal> = self.decode(&reply)?;
+        match page.value.len() {
+            0 => Ok(None),
+            1 => Ok(Some(page.value.remove(0))),
+            n => Err(ConnectorError::misconfigured(
+                System::Graph,
+                format!(
+                    "{n} enterprise applications are named '{name}'; name birthright apps by service principal id or make the name unique"
+                ),
+            )),
+        }
+    }
+
+    /// Grants `user_id` the role `app_role_id` of the application `resource_id`
+    /// (`POST /servicePrincipals/{resource}/appRoleAssignedTo`), unless the user already holds
+    /// it (`GET /users/{id}/appRoleAssignments`).
+    pub async fn assign_app_role(
+        &self,
+        user_id: &str,
+        resource_id: &str,
+        app_role_id: &str,
+    ) -> Result<Assignment, ConnectorError> {
+        let url = self.url(&format!(
+            "users/{}/appRoleAssignments?$select=id,resourceId,appRoleId",
+            enc_path(user_id)
+        ));
+        let mut call = Call::new(Method::GET, url);
+        call.replication = true;
+        let reply = self.send(call).await?;
+        let held: Page<RoleAssignment> = match reply.status.as_u16() {
+            200 => self.decode(&reply)?,
+            404 => return Err(self.still_missing(&reply)),
+            _ => return Err(self.error(&reply)),
+        };
+        let same = |a: &RoleAssignment| {
+            a.resource_id.eq_ignore_ascii_case(resource_id)
+                && a.app_role_id.eq_ignore_ascii_case(app_role_id)
+        };
+        if held.value.iter().any(same) {
+            return Ok(Assignment::AlreadyAssigned);
+        }
+        let body = json!({
+            "principalId": user_id,
+            "resourceId": resource_id,
+            "appRoleId": app_role_id,
+        });
+        let url = self.url(&format!(
+            "servicePrincipals/{}/appRoleAssignedTo",
+            enc_path(resource_id)
+        ));
+        let mut call = Call::new(Method::POST, url).body(&body);
+        call.replication = true;
+        let reply = self.send(call).await?;
+        match reply.status.as_u16() {
+            200 | 201 => Ok(Assignment::Assigned),
+            400 if GraphErrorBody::parse(&reply.body)
+                .is_some_and(|e| e.message.contains("already exists on the object")) =>
+            {
+                Ok(Assignment::AlreadyAssigned)
+            }
+            404 => Err(self.still_missing(&reply)),
+            _ => Err(self.error(&reply)),
         }
     }
 

@@ -49,8 +49,9 @@ pub mod workday;
 
 pub use error::{ConnectorError, System};
 pub use graph::{
-    CreatedUser, GraphClient, GraphErrorBody, GraphGroup, GraphSettings, GraphUser, MailBody,
-    MailMessage, Membership, NewUser, TapPolicy, TapRequest, TemporaryAccessPass, UserFilter,
+    AppRole, Assignment, CreatedUser, DEFAULT_ACCESS_ROLE, GraphClient, GraphErrorBody, GraphGroup,
+    GraphSettings, GraphUser, MailBody, MailMessage, Membership, NewUser, ServicePrincipal,
+    TapPolicy, TapRequest, TemporaryAccessPass, UserFilter,
 };
 pub use jira::{JiraClient, JiraErrorBody, JiraSettings, JiraTicket, NewJiraRequest};
 pub use servicenow::{

@@ -60,6 +60,20 @@ impl Birthright {
         for (i, r) in cfg.rules.iter().enumerate() {
             rules.push(compile_rule(i, r, &mut names)?);
         }
+        for (app, role) in &cfg.app_roles {
+            if !cfg.rules.iter().any(|r| r.apps.contains(app)) {
+                return Err(ConfigError::invalid(
+                    format!("birthright.app_roles.{app}"),
+                    "names an app that no [[birthright.rules]] grants; check the spelling",
+                ));
+            }
+            if role.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("birthright.app_roles.{app}"),
+                    "is empty; give the role's value, display name or id",
+                ));
+            }
+        }
         let birthright = Birthright { rules };
         // Dry-run every condition on a complete sample hire: catches references to
         // variables other than `hire` and conditions that are not boolean.

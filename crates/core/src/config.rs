@@ -346,6 +346,10 @@ pub enum DisplayCase {
 #[serde(deny_unknown_fields, default)]
 pub struct BirthrightConfig {
     pub rules: Vec<BirthrightRule>,
+    /// The app role to grant, per app named in `apps` (role value, display name or id), for
+    /// applications that define more than one role users can hold. Absent: the app's only
+    /// user role, or default access when it defines none.
+    pub app_roles: BTreeMap<String, String>,
 }
 
 /// `[[birthright.rules]]`

@@ -119,6 +119,9 @@ pub struct GraphConfig {
     pub users: Vec<SeedUser>,
     /// Display names of the groups present from the start.
     pub groups: Vec<String>,
+    /// Enterprise applications present from the start: display name and the values of the
+    /// app roles users can be assigned (none: default access only).
+    pub service_principals: Vec<(String, Vec<String>)>,
     /// TAP policy.
     pub tap_policy: TapPolicy,
 }
@@ -165,6 +168,7 @@ impl Default for GraphConfig {
             .into_iter()
             .map(String::from)
             .collect(),
+            service_principals: Vec::new(),
             tap_policy: TapPolicy::default(),
         }
     }
@@ -181,6 +185,7 @@ impl fmt::Debug for GraphConfig {
             .field("verified_domains", &self.verified_domains)
             .field("users", &self.users)
             .field("groups", &self.groups)
+            .field("service_principals", &self.service_principals)
             .field("tap_policy", &self.tap_policy)
             .finish()
     }

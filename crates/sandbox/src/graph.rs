@@ -1,5 +1,6 @@
-//! Twin of Microsoft Graph v1.0 (users, manager, groups, Temporary Access Pass, sendMail)
-//! and of the Entra ID v2.0 token endpoint (client credentials).
+//! Twin of Microsoft Graph v1.0 (users, manager, groups, enterprise applications and their
+//! app role assignments, Temporary Access Pass, sendMail) and of the Entra ID v2.0 token
+//! endpoint (client credentials).
 //!
 //! Both listeners share one [`GraphState`], so a token issued by the login twin is what the
 //! Graph twin accepts as `Authorization: Bearer`.
@@ -48,6 +49,11 @@ const USER_FILTER_PROPS: &[&str] = &[
     "id",
 ];
 const GROUP_FILTER_PROPS: &[&str] = &["displayName", "mailNickname", "id"];
+const SERVICE_PRINCIPAL_FILTER_PROPS: &[&str] = &["displayName", "appId", "id"];
+/// The app role id Graph uses for "default access" on applications that define no roles.
+const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
+const ASSIGNMENT_EXISTS: &str = "Permission being assigned already exists on the object";
+const ROLE_NOT_FOUND: &str = "Permission being assigned was not found on application";
 const DUPLICATE_UPN: &str =
     "Another object with the same value for property userPrincipalName already exists.";
 const ALREADY_MEMBER: &str = "One or more added object references already exist for the following modified properties: 'members'.";
@@ -158,6 +164,35 @@ struct StoredGroup {
     members: Vec<String>,
 }
 
+/// An enterprise application (service principal) in the twin's tenant.
+struct StoredServicePrincipal {
+    id: String,
+    app_id: String,
+    display_name: String,
+    /// `(id, value)` of the app roles users can be assigned.
+    roles: Vec<(String, String)>,
+}
+
+/// One app role granted to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleAssignment {
+    /// Assignment id.
+    pub id: String,
+    /// The user's object id.
+    pub principal_id: String,
+    /// The user's UPN.
+    pub user_principal_name: String,
+    /// The service principal's object id.
+    pub resource_id: String,
+    /// The application's display name.
+    pub resource_display_name: String,
+    /// The role granted (`00000000-…` for default access).
+    pub app_role_id: String,
+    /// When it was granted (RFC 3339).
+    pub created_date_time: String,
+}
+
 struct TapRecord {
     issuance: TapIssuance,
     value: String,
@@ -170,6 +205,8 @@ pub(crate) struct GraphState {
     tokens: HashMap<String, Instant>,
     users: Vec<Map<String, Value>>,
     groups: Vec<StoredGroup>,
+    service_principals: Vec<StoredServicePrincipal>,
+    app_role_assignments: Vec<AppRoleAssignment>,
     managers: HashMap<String, String>,
     pub(crate) tap_policy: TapPolicy,
     taps: Vec<TapRecord>,
@@ -219,6 +256,8 @@ impl GraphState {
             tokens: HashMap::new(),
             users: Vec::new(),
             groups: Vec::new(),
+            service_principals: Vec::new(),
+            app_role_assignments: Vec::new(),
             managers: HashMap::new(),
             taps: Vec::new(),
             mails: Vec::new(),
@@ -231,7 +270,37 @@ impl GraphState {
         for g in s.cfg.groups.clone() {
             s.add_group(&g);
         }
+        for (name, roles) in s.cfg.service_principals.clone() {
+            s.add_service_principal(&name, &roles);
+        }
         s
+    }
+
+    /// Adds an enterprise application (if absent) whose users can be assigned `roles` (role
+    /// values; none means default access only) and returns its object id.
+    pub(crate) fn add_service_principal(&mut self, display_name: &str, roles: &[String]) -> String {
+        if let Some(sp) = self
+            .service_principals
+            .iter()
+            .find(|sp| sp.display_name == display_name)
+        {
+            return sp.id.clone();
+        }
+        let id = stable_id("servicePrincipal", display_name);
+        self.service_principals.push(StoredServicePrincipal {
+            id: id.clone(),
+            app_id: stable_id("application", display_name),
+            display_name: display_name.to_owned(),
+            roles: roles
+                .iter()
+                .map(|r| (stable_id(&format!("appRole:{display_name}"), r), r.clone()))
+                .collect(),
+        });
+        id
+    }
+
+    pub(crate) fn app_role_assignments(&self) -> Vec<AppRoleAssignment> {
+        self.app_role_assignments.clone()
     }
 
     pub(crate) fn add_seed_user(&mut self, u: &SeedUser) -> String {
@@ -368,6 +437,7 @@ impl GraphState {
         json!({
             "users": self.users(),
             "groups": groups,
+            "appRoleAssignments": self.app_role_assignments,
             "temporaryAccessPasses": self.taps(),
             "tapPolicy": policy_json(&self.tap_policy),
             "mails": self.mails,
@@ -563,6 +633,16 @@ pub(crate) fn graph_router(st: Shared) -> Router {
         .route(
             "/v1.0/users/{id}/authentication/temporaryAccessPassMethods/{method}",
             get(get_tap).delete(delete_tap),
+        )
+        .route(
+            "/v1.0/users/{id}/appRoleAssignments",
+            get(list_user_app_role_assignments),
+        )
+        .route("/v1.0/servicePrincipals", get(list_service_principals))
+        .route("/v1.0/servicePrincipals/{id}", get(get_service_principal))
+        .route(
+            "/v1.0/servicePrincipals/{id}/appRoleAssignedTo",
+            post(assign_app_role),
         )
         .route("/v1.0/groups", get(list_groups))
         .route("/v1.0/groups/{id}", get(get_group))
@@ -1045,6 +1125,211 @@ async fn add_member(
     }
     group.members.push(user_id);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn service_principal_json(sp: &StoredServicePrincipal) -> Map<String, Value> {
+    let roles: Vec<Value> = sp
+        .roles
+        .iter()
+        .map(|(id, value)| {
+            json!({
+                "allowedMemberTypes": ["User"],
+                "description": format!("{value} of {}", sp.display_name),
+                "displayName": value,
+                "id": id,
+                "isEnabled": true,
+                "origin": "Application",
+                "value": value,
+            })
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(sp.id));
+    m.insert("appId".into(), json!(sp.app_id));
+    m.insert("displayName".into(), json!(sp.display_name));
+    m.insert("servicePrincipalType".into(), json!("Application"));
+    m.insert("accountEnabled".into(), json!(true));
+    m.insert("appRoleAssignmentRequired".into(), json!(true));
+    m.insert("appRoles".into(), Value::Array(roles));
+    m
+}
+
+async fn list_service_principals(
+    State(st): State<Shared>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
+    let q = util::form(raw.unwrap_or_default().as_bytes());
+    let filter = query_filter(&q, SERVICE_PRINCIPAL_FILTER_PROPS, "ServicePrincipal")?;
+    let select = select_list(&q);
+    let s = lock(&st);
+    let value: Vec<Value> = s
+        .service_principals
+        .iter()
+        .map(service_principal_json)
+        .filter(|sp| filter.as_ref().is_none_or(|f| f.matches(sp)))
+        .map(|sp| match &select {
+            Some(sel) => Value::Object(project(&sp, Some(sel))),
+            None => Value::Object(sp),
+        })
+        .collect();
+    Ok(ok_json(
+        StatusCode::OK,
+        json!({"@odata.context": context(&s.graph_base, "servicePrincipals"), "value": value}),
+    ))
+}
+
+async fn get_service_principal(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, GraphError> {
+    let q = util::form(raw.unwrap_or_default().as_bytes());
+    let select = select_list(&q);
+    let s = lock(&st);
+    let sp = s
+        .service_principals
+        .iter()
+        .find(|sp| sp.id == id)
+        .ok_or_else(|| GraphError::not_found(&id))?;
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        context(&s.graph_base, "servicePrincipals/$entity"),
+    );
+    let sp = service_principal_json(sp);
+    out.extend(match &select {
+        Some(sel) => project(&sp, Some(sel)),
+        None => sp,
+    });
+    Ok(ok_json(StatusCode::OK, Value::Object(out)))
+}
+
+fn assignment_json(a: &AppRoleAssignment) -> Value {
+    json!({
+        "id": a.id,
+        "deletedDateTime": null,
+        "appRoleId": a.app_role_id,
+        "createdDateTime": a.created_date_time,
+        "principalDisplayName": a.user_principal_name,
+        "principalId": a.principal_id,
+        "principalType": "User",
+        "resourceDisplayName": a.resource_display_name,
+        "resourceId": a.resource_id,
+    })
+}
+
+async fn list_user_app_role_assignments(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, GraphError> {
+    let s = lock(&st);
+    let user_id = s
+        .user(&id)
+        .and_then(|u| u["id"].as_str())
+        .ok_or_else(|| GraphError::not_found(&id))?
+        .to_owned();
+    let value: Vec<Value> = s
+        .app_role_assignments
+        .iter()
+        .filter(|a| a.principal_id == user_id)
+        .map(assignment_json)
+        .collect();
+    Ok(ok_json(
+        StatusCode::OK,
+        json!({
+            "@odata.context": context(&s.graph_base, &format!("users('{user_id}')/appRoleAssignments")),
+            "value": value,
+        }),
+    ))
+}
+
+/// `POST /servicePrincipals/{id}/appRoleAssignedTo`: grants a user one of the application's
+/// roles, or default access when the application defines none.
+async fn assign_app_role(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GraphError> {
+    let m = parse_body(&body)?;
+    let field = |k: &str| -> Result<String, GraphError> {
+        m.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                GraphError::bad_request(format!(
+                    "Invalid value specified for property '{k}' of resource 'AppRoleAssignment'."
+                ))
+            })
+    };
+    let (principal, resource, role) = (
+        field("principalId")?,
+        field("resourceId")?,
+        field("appRoleId")?,
+    );
+    let mut s = lock(&st);
+    let sp = s
+        .service_principals
+        .iter()
+        .find(|sp| sp.id == id)
+        .ok_or_else(|| GraphError::not_found(&id))?;
+    if !resource.eq_ignore_ascii_case(&sp.id) {
+        return Err(GraphError::bad_request(
+            "Not a valid reference update: resourceId must be the service principal in the path.",
+        ));
+    }
+    let role_known = if sp.roles.is_empty() {
+        role == DEFAULT_ACCESS_ROLE
+    } else {
+        sp.roles
+            .iter()
+            .any(|(rid, _)| rid.eq_ignore_ascii_case(&role))
+    };
+    if !role_known {
+        return Err(GraphError::bad_request(ROLE_NOT_FOUND));
+    }
+    let resource_display_name = sp.display_name.clone();
+    let user = s
+        .user(&principal)
+        .ok_or_else(|| GraphError::not_found(&principal))?;
+    let user_id = user["id"].as_str().unwrap_or_default().to_owned();
+    let upn = user["userPrincipalName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if s.app_role_assignments
+        .iter()
+        .any(|a| a.principal_id == user_id && a.resource_id == id && a.app_role_id == role)
+    {
+        return Err(GraphError::bad_request(ASSIGNMENT_EXISTS));
+    }
+    let assignment = AppRoleAssignment {
+        id: random_assignment_id(),
+        principal_id: user_id,
+        user_principal_name: upn,
+        resource_id: id,
+        resource_display_name,
+        app_role_id: role,
+        created_date_time: rfc3339(now()),
+    };
+    let mut out = Map::new();
+    out.insert(
+        "@odata.context".into(),
+        context(&s.graph_base, "servicePrincipals/appRoleAssignedTo/$entity"),
+    );
+    if let Value::Object(a) = assignment_json(&assignment) {
+        out.extend(a);
+    }
+    s.app_role_assignments.push(assignment);
+    Ok(ok_json(StatusCode::CREATED, Value::Object(out)))
+}
+
+/// Assignment ids are opaque base64url strings in Graph.
+fn random_assignment_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut rng = rand::rng();
+    (0..43)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 fn policy_json(p: &TapPolicy) -> Value {

@@ -51,7 +51,7 @@ pub use config::{
 };
 pub use error::SandboxError;
 pub use faults::{FaultKind, FaultTarget, Faults};
-pub use graph::{GraphUser, Membership, SentMail, TapIssuance};
+pub use graph::{AppRoleAssignment, GraphUser, Membership, SentMail, TapIssuance};
 pub use jira::JiraIssue;
 pub use server::{CallRecord, Twin};
 pub use servicenow::ServiceNowRecord;
@@ -348,6 +348,17 @@ impl Sandbox {
     /// Adds a group (if absent) and returns its object id.
     pub fn add_group(&self, display_name: &str) -> String {
         graph::lock(&self.graph).add_group(display_name)
+    }
+
+    /// Adds an enterprise application (if absent) whose users can be assigned `roles` (role
+    /// values; empty: default access only) and returns its object id.
+    pub fn add_service_principal(&self, display_name: &str, roles: &[String]) -> String {
+        graph::lock(&self.graph).add_service_principal(display_name, roles)
+    }
+
+    /// Every app role granted so far.
+    pub fn app_role_assignments(&self) -> Vec<AppRoleAssignment> {
+        graph::lock(&self.graph).app_role_assignments()
     }
 
     /// Makes the next `n` Workday writes fail with a pending-business-process fault.

@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use dayone_connectors::{
-    ConnectorError, GraphClient, GraphSettings, MailBody, MailMessage, Membership, NewUser,
-    RetryPolicy, TapRequest, UserFilter,
+    Assignment, ConnectorError, GraphClient, GraphSettings, MailBody, MailMessage, Membership,
+    NewUser, RetryPolicy, TapRequest, UserFilter,
 };
 use dayone_core::step_error::StepErrorName;
 use dayone_sdk::error::StepError;
@@ -571,6 +571,215 @@ async fn groups_are_found_by_display_name() {
         .unwrap()
         .unwrap();
     assert_eq!(group.id, "g-1");
+}
+
+#[tokio::test]
+async fn enterprise_apps_are_found_by_display_name_with_their_roles() {
+    let server = MockServer::start().await;
+    token_ok(&server, 3599).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/servicePrincipals"))
+        .and(query_param(
+            "$filter",
+            "displayName eq 'O''Reilly Learning'",
+        ))
+        .and(query_param("$select", "id,displayName,appRoles"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"id": "sp-1", "displayName": "O'Reilly Learning", "appRoles": [
+                {"id": "r-1", "value": "Reader", "displayName": "Reader",
+                 "allowedMemberTypes": ["User"], "isEnabled": true, "origin": "Application"},
+                {"id": "r-2", "value": "Sync", "displayName": "Sync",
+                 "allowedMemberTypes": ["Application"], "isEnabled": true, "origin": "Application"}
+            ]}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/servicePrincipals"))
+        .and(query_param("$filter", "displayName eq 'Twice'"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"id": "sp-2", "displayName": "Twice", "appRoles": []},
+            {"id": "sp-3", "displayName": "Twice", "appRoles": []}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/servicePrincipals/sp-404"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(graph_error(
+            "Request_ResourceNotFound",
+            "Resource 'sp-404' does not exist or one of its queried reference-property objects are not present.",
+        )))
+        .mount(&server)
+        .await;
+    let graph = client(&server);
+
+    let sp = graph
+        .find_service_principal_by_display_name("O'Reilly Learning")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sp.id, "sp-1");
+    let for_users: Vec<&str> = sp
+        .app_roles
+        .iter()
+        .filter(|r| r.assignable_to_users())
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(
+        for_users,
+        ["r-1"],
+        "application-only roles are not for users"
+    );
+
+    let err = graph
+        .find_service_principal_by_display_name("Twice")
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_error_name(), StepErrorName::Misconfigured);
+    assert!(
+        err.to_string()
+            .contains("2 enterprise applications are named 'Twice'"),
+        "{err}"
+    );
+
+    assert_eq!(graph.get_service_principal("sp-404").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_app_role_is_granted_once_and_an_existing_grant_is_success() {
+    let server = MockServer::start().await;
+    token_ok(&server, 3599).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-1/appRoleAssignments"))
+        .and(query_param("$select", "id,resourceId,appRoleId"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"id": "a-1", "resourceId": "sp-held", "appRoleId": "r-held"}
+        ]})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/servicePrincipals/sp-new/appRoleAssignedTo"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({
+            "id": "a-2", "appRoleId": "r-new", "principalId": "u-1", "principalType": "User",
+            "resourceId": "sp-new", "resourceDisplayName": "New App"
+        })))
+        .mount(&server)
+        .await;
+    // Another run granted it between our read and our write.
+    Mock::given(method("POST"))
+        .and(path("/v1.0/servicePrincipals/sp-raced/appRoleAssignedTo"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(graph_error(
+            "Request_BadRequest",
+            "Permission being assigned already exists on the object",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/servicePrincipals/sp-wrong/appRoleAssignedTo"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(graph_error(
+            "Request_BadRequest",
+            "Permission being assigned was not found on application",
+        )))
+        .mount(&server)
+        .await;
+    let graph = client(&server);
+
+    assert_eq!(
+        graph
+            .assign_app_role("u-1", "sp-held", "r-held")
+            .await
+            .unwrap(),
+        Assignment::AlreadyAssigned
+    );
+    assert_eq!(
+        graph
+            .assign_app_role("u-1", "sp-new", "r-new")
+            .await
+            .unwrap(),
+        Assignment::Assigned
+    );
+    assert_eq!(
+        graph
+            .assign_app_role("u-1", "sp-raced", "r-x")
+            .await
+            .unwrap(),
+        Assignment::AlreadyAssigned
+    );
+    let err = graph
+        .assign_app_role("u-1", "sp-wrong", "r-x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_error_name(), StepErrorName::TargetRejected);
+    assert_clean(&err);
+
+    let reqs = requests(&server).await;
+    let posts: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().contains("appRoleAssignedTo"))
+        .collect();
+    assert_eq!(posts.len(), 3, "the held grant is never posted");
+    let new = posts
+        .iter()
+        .find(|r| r.url.path() == "/v1.0/servicePrincipals/sp-new/appRoleAssignedTo")
+        .unwrap();
+    assert_eq!(
+        new.body_json::<Value>().unwrap(),
+        json!({"principalId": "u-1", "resourceId": "sp-new", "appRoleId": "r-new"})
+    );
+    assert_eq!(
+        header(new, "content-type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(
+        header(new, "authorization").as_deref(),
+        Some(format!("Bearer {GRAPH_TOKEN}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn granting_an_app_role_rides_out_replication_delay_of_a_new_user() {
+    let server = MockServer::start().await;
+    token_ok(&server, 3599).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-new/appRoleAssignments"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(graph_error(
+            "Request_ResourceNotFound",
+            "Resource 'u-new' does not exist or one of its queried reference-property objects are not present.",
+        )))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-new/appRoleAssignments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/servicePrincipals/sp-1/appRoleAssignedTo"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "a-1"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-ghost/appRoleAssignments"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(graph_error(
+            "Request_ResourceNotFound",
+            "Resource 'u-ghost' does not exist",
+        )))
+        .mount(&server)
+        .await;
+    let graph = client(&server);
+    assert_eq!(
+        graph.assign_app_role("u-new", "sp-1", "r-1").await.unwrap(),
+        Assignment::Assigned
+    );
+    let err = graph
+        .assign_app_role("u-ghost", "sp-1", "r-1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.step_error_name(), StepErrorName::Retryable);
+    assert!(err.to_string().contains("replication"), "{err}");
 }
 
 const TAP_POLICY_PATH: &str = "/v1.0/policies/authenticationMethodsPolicy/authenticationMethodConfigurations/temporaryAccessPass";

@@ -240,3 +240,31 @@ fn conditions_see_nested_names_and_lists() {
     );
     assert!(groups(&b, &hire("employee", "Eng", None, None, "US")).is_empty());
 }
+
+#[test]
+fn app_roles_must_name_a_granted_app_and_a_role() {
+    let parse = |extra: &str| -> Result<Birthright, crate::error::ConfigError> {
+        let cfg: BirthrightConfig = toml::from_str(&format!(
+            r#"
+            [[rules]]
+            name = "all"
+            apps = ["SAP"]
+            {extra}
+            "#
+        ))
+        .unwrap();
+        Birthright::from_config(&cfg)
+    };
+    parse("[app_roles]\nSAP = \"FinanceUser\"").unwrap();
+    let typo = parse("[app_roles]\nSPA = \"FinanceUser\"").unwrap_err();
+    assert!(
+        typo.to_string().contains("birthright.app_roles.SPA"),
+        "{typo}"
+    );
+    assert!(
+        typo.to_string().contains("no [[birthright.rules]] grants"),
+        "{typo}"
+    );
+    let empty = parse("[app_roles]\nSAP = \" \"").unwrap_err();
+    assert!(empty.to_string().contains("is empty"), "{empty}");
+}

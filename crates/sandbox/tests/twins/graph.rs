@@ -554,6 +554,113 @@ async fn group_membership_is_added_once_and_duplicates_say_so() {
 }
 
 #[tokio::test]
+async fn app_roles_are_granted_once_and_wrong_grants_are_refused_like_graph() {
+    let sb = sandbox().await;
+    let token = graph_token(&sb).await;
+    let base = sb.urls().graph_base.clone();
+    sb.add_service_principal("SAP", &["Finance User".into()]);
+    sb.add_service_principal("Slack", &[]);
+    let user_id = json(
+        create(
+            &base,
+            &token,
+            &new_user("ada.lovelace@contoso.com", "ada.lovelace", "21001"),
+        )
+        .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let find = |name: &'static str| {
+        let (base, token) = (base.clone(), token.clone());
+        async move {
+            let page = json(
+                client()
+                    .get(format!("{base}/v1.0/servicePrincipals"))
+                    .bearer_auth(&token)
+                    .query(&[
+                        ("$filter", format!("displayName eq '{name}'").as_str()),
+                        ("$select", "id,displayName,appRoles"),
+                    ])
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(page["value"].as_array().unwrap().len(), 1, "{page}");
+            page["value"][0].clone()
+        }
+    };
+    let sap = find("SAP").await;
+    let slack = find("Slack").await;
+    assert_eq!(sap["appRoles"][0]["value"], "Finance User");
+    assert_eq!(sap["appRoles"][0]["allowedMemberTypes"], json!(["User"]));
+    assert_eq!(slack["appRoles"], json!([]));
+    let sap_id = sap["id"].as_str().unwrap().to_owned();
+    let role = sap["appRoles"][0]["id"].as_str().unwrap().to_owned();
+    let grant = |sp: &str, principal: &str, role: &str| {
+        client()
+            .post(format!(
+                "{base}/v1.0/servicePrincipals/{sp}/appRoleAssignedTo"
+            ))
+            .bearer_auth(&token)
+            .json(&json!({"principalId": principal, "resourceId": sp, "appRoleId": role}))
+            .send()
+    };
+
+    // GIVEN a role the app defines WHEN granted THEN 201 with the assignment
+    let ok = grant(&sap_id, &user_id, &role).await.unwrap();
+    assert_eq!(ok.status(), 201);
+    let body = json(ok).await;
+    assert_eq!(body["principalId"], user_id.as_str());
+    assert_eq!(body["resourceDisplayName"], "SAP");
+    assert_eq!(body["principalType"], "User");
+    // Twice: Graph's duplicate error.
+    let again = json(grant(&sap_id, &user_id, &role).await.unwrap()).await;
+    assert_eq!(
+        again["error"]["message"],
+        "Permission being assigned already exists on the object"
+    );
+    // Default access to an app that defines roles, and a made-up role: not found on the app.
+    let zero = "00000000-0000-0000-0000-000000000000";
+    let wrong = grant(&sap_id, &user_id, zero).await.unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(
+        json(wrong).await["error"]["message"],
+        "Permission being assigned was not found on application"
+    );
+    // Default access to an app without roles is fine.
+    let slack_id = slack["id"].as_str().unwrap();
+    assert_eq!(grant(slack_id, &user_id, zero).await.unwrap().status(), 201);
+    // Unknown user or application: 404.
+    let ghost = grant(&sap_id, "00000000-dead-4000-8000-000000000000", &role)
+        .await
+        .unwrap();
+    assert_eq!(ghost.status(), 404);
+    assert_eq!(
+        grant("not-an-app", &user_id, &role).await.unwrap().status(),
+        404
+    );
+
+    let listed = json(
+        client()
+            .get(format!("{base}/v1.0/users/{user_id}/appRoleAssignments"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(sb.app_role_assignments().len(), 2);
+    assert_eq!(
+        sb.app_role_assignments()[0].user_principal_name,
+        "ada.lovelace@contoso.com"
+    );
+}
+
+#[tokio::test]
 async fn tap_policy_lifetime_rules_and_replacement_match_graph() {
     let sb = sandbox().await;
     let token = graph_token(&sb).await;
