@@ -30,6 +30,16 @@ pub enum CreateAccountError {
     )]
     GroupNotFound { group: String },
 
+    /// A birthright app is not an enterprise application in the directory.
+    #[error(
+        "birthright app '{app}' is not an enterprise application (service principal) in Entra ID; add it, or fix the app name in dayone.toml [[birthright.rules]], then re-run"
+    )]
+    AppNotFound { app: String },
+
+    /// The app role to grant cannot be chosen.
+    #[error("birthright app '{app}' {problem}")]
+    AppRole { app: String, problem: String },
+
     /// The allocated names and the hire disagree with what Graph can hold.
     #[error("the allocated names cannot be used: {0}")]
     Names(String),
@@ -42,9 +52,9 @@ impl From<CreateAccountError> for StepError {
             CreateAccountError::Config(c) => StepError::new(c.step_error_name(), c.to_string()),
             CreateAccountError::Rule(r) => StepError::new(r.step_error_name(), r.to_string()),
             other @ (CreateAccountError::MissingTarget { .. }
-            | CreateAccountError::GroupNotFound { .. }) => {
-                StepError::misconfigured(other.to_string())
-            }
+            | CreateAccountError::GroupNotFound { .. }
+            | CreateAccountError::AppNotFound { .. }
+            | CreateAccountError::AppRole { .. }) => StepError::misconfigured(other.to_string()),
             other @ CreateAccountError::Names(_) => StepError::invalid_hire(other.to_string()),
         }
     }

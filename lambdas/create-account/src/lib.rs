@@ -1,7 +1,7 @@
 //! **create-account**: the new hire's Entra ID account, with their manager and birthright groups.
 //!
 //! In: `{executionId, hire, names}` (the hire and the names AllocateUsername reserved).
-//! Out: `{userId, upn, groups, created, issueTapAt}` ([`CreateAccountOutput`]).
+//! Out: `{userId, upn, groups, apps, created, issueTapAt}` ([`CreateAccountOutput`]).
 //!
 //! What it does, in order, each part safe to repeat:
 //! 1. Creates the user from the allocated names (UPN, mail nickname, display name), the hire
@@ -15,11 +15,16 @@
 //! 3. Evaluates the `[[birthright.rules]]` CEL conditions over the hire and adds the user to
 //!    every granted group (names resolved to ids; an id is used as is). Already a member is
 //!    success, so a re-run adds nothing.
-//! 4. Tells the state machine when to issue the TAP (`issueTapAt`, from `[tap]`).
+//! 4. Grants every birthright app: the enterprise application (service principal, by display
+//!    name or object id) and its role: the one `[birthright.app_roles]` names, else the app's
+//!    only user role, else default access when the app defines none. A role already held is
+//!    success.
+//! 5. Tells the state machine when to issue the TAP (`issueTapAt`, from `[tap]`).
 //!
 //! Errors: Graph failures keep the connector's name (`Dayone.Throttled`, `Dayone.Retryable`,
 //! `Dayone.Unauthorized`, `Dayone.TargetRejected` for a UPN held by someone else,
-//! `Dayone.EgressDenied`); a missing group, target or bad rule is `Dayone.Misconfigured`.
+//! `Dayone.EgressDenied`); a missing group or app, an ambiguous or unknown app role, a missing
+//! target or a bad rule is `Dayone.Misconfigured`.
 //!
 //! The password never leaves this process except in the one create request: it is not logged,
 //! not returned, not in an error.
@@ -28,7 +33,10 @@ pub mod error;
 pub mod password;
 
 use chrono::{DateTime, NaiveTime, Utc};
-use dayone_connectors::{GraphClient, GraphUser, Membership, NewUser, UserFilter};
+use dayone_connectors::{
+    Assignment, DEFAULT_ACCESS_ROLE, GraphClient, GraphUser, Membership, NewUser, ServicePrincipal,
+    UserFilter,
+};
 use dayone_core::{AllocatedNames, Birthright, HireEvent};
 use dayone_sdk::audit::AuditEvent;
 use dayone_sdk::context::StepContext;
@@ -60,6 +68,8 @@ pub struct CreateAccountOutput {
     pub upn: String,
     /// Ids of the birthright groups the user is a member of.
     pub groups: Vec<String>,
+    /// Service principal ids of the birthright apps the user is assigned to.
+    pub apps: Vec<String>,
     /// `false` when a re-run found the account by employeeId.
     pub created: bool,
     /// When the state machine should issue the TAP; `None` (JSON `null`) issues it at once.
@@ -111,10 +121,7 @@ pub async fn create_account(
         .into_iter()
         .map(str::to_string)
         .collect();
-    let apps: Vec<&str> = grants
-        .iter()
-        .flat_map(|g| g.apps.iter().map(String::as_str))
-        .collect();
+    let apps: Vec<String> = grants.iter().flat_map(|g| g.apps.clone()).collect();
 
     let new_user = new_user(&hire, &names, config.username.prefer_preferred_name)?;
     let outcome = graph
@@ -168,15 +175,29 @@ pub async fn create_account(
         );
         group_ids.push(id);
     }
-    if !apps.is_empty() {
-        // Application assignments need appRoleAssignments, which the Graph connector does not
-        // offer yet; say so loudly rather than pretend.
-        tracing::warn!(apps = ?apps, "birthright apps are not assigned by create-account yet");
+    let mut app_ids = Vec::with_capacity(apps.len());
+    for app in &apps {
+        let sp = resolve_app(graph, app).await?;
+        let role = app_role(&sp, app, config.birthright.app_roles.get(app))?;
+        let assignment = graph
+            .assign_app_role(&user.id, &sp.id, &role)
+            .await
+            .map_err(CreateAccountError::from)?;
+        tracing::info!(app = %app, service_principal = %sp.id, app_role = %role, ?assignment, "birthright app");
         ctx.audit(
             AuditEvent::new(ACTOR, "app.assign", &upn)
-                .skipped()
-                .details(json!({"executionId": execution_id, "apps": apps, "reason": "not supported yet"})),
+                .outcome(match assignment {
+                    Assignment::Assigned => AuditEvent::SUCCESS,
+                    Assignment::AlreadyAssigned => AuditEvent::SKIPPED,
+                })
+                .details(json!({
+                    "executionId": execution_id,
+                    "app": app,
+                    "servicePrincipalId": sp.id,
+                    "appRoleId": role,
+                })),
         );
+        app_ids.push(sp.id);
     }
 
     let issue_tap_at = issue_tap::schedule::issue_tap_at(&config.tap, &hire);
@@ -184,6 +205,7 @@ pub async fn create_account(
         user_id: user.id,
         upn,
         groups: group_ids,
+        apps: app_ids,
         created: outcome.created,
         issue_tap_at,
     })
@@ -326,6 +348,78 @@ async fn resolve_group(graph: &GraphClient, group: &str) -> Result<String, StepE
             group: group.to_string(),
         }
         .into()),
+    }
+}
+
+/// The enterprise application a birthright app names: an object id, or a display name.
+async fn resolve_app(graph: &GraphClient, app: &str) -> Result<ServicePrincipal, StepError> {
+    let found = if looks_like_object_id(app) {
+        graph.get_service_principal(app).await
+    } else {
+        graph.find_service_principal_by_display_name(app).await
+    };
+    found.map_err(CreateAccountError::from)?.ok_or_else(|| {
+        CreateAccountError::AppNotFound {
+            app: app.to_string(),
+        }
+        .into()
+    })
+}
+
+/// The app role id to grant for `app`: the configured one (by value, display name or id),
+/// else the app's only role users can hold, else default access when it defines none.
+fn app_role(
+    sp: &ServicePrincipal,
+    app: &str,
+    configured: Option<&String>,
+) -> Result<String, CreateAccountError> {
+    let for_users: Vec<_> = sp
+        .app_roles
+        .iter()
+        .filter(|r| r.assignable_to_users())
+        .collect();
+    let label = |r: &dayone_connectors::AppRole| {
+        r.value
+            .clone()
+            .or_else(|| r.display_name.clone())
+            .unwrap_or_else(|| r.id.clone())
+    };
+    let known = || for_users.iter().map(|r| label(r)).collect::<Vec<_>>();
+    match configured {
+        Some(want) => for_users
+            .iter()
+            .find(|r| {
+                r.id.eq_ignore_ascii_case(want)
+                    || r.value.as_deref() == Some(want.as_str())
+                    || r.display_name.as_deref() == Some(want.as_str())
+            })
+            .map(|r| r.id.clone())
+            .ok_or_else(|| CreateAccountError::AppRole {
+                app: app.to_string(),
+                problem: format!(
+                    "has no role '{want}' that users can hold (it has: {})",
+                    list_or_none(&known())
+                ),
+            }),
+        None => match for_users.as_slice() {
+            [] => Ok(DEFAULT_ACCESS_ROLE.to_string()),
+            [only] => Ok(only.id.clone()),
+            _ => Err(CreateAccountError::AppRole {
+                app: app.to_string(),
+                problem: format!(
+                    "defines several roles users can hold ({}); choose one in [birthright.app_roles]",
+                    known().join(", ")
+                ),
+            }),
+        },
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none; leave it out of [birthright.app_roles] for default access".into()
+    } else {
+        items.join(", ")
     }
 }
 

@@ -116,7 +116,10 @@ async fn the_output_has_exactly_the_state_machine_fields_and_no_password() {
         .map(String::as_str)
         .collect();
     keys.sort();
-    assert_eq!(keys, ["created", "groups", "issueTapAt", "upn", "userId"]);
+    assert_eq!(
+        keys,
+        ["apps", "created", "groups", "issueTapAt", "upn", "userId"]
+    );
     // 08:00 in London on the hire date, which is UTC in December.
     assert_eq!(json["issueTapAt"], "2026-12-01T08:00:00Z");
     assert!(!json.to_string().to_lowercase().contains("password"));
@@ -282,4 +285,134 @@ async fn a_manager_not_in_the_directory_does_not_block_the_account() {
     let user = users.iter().find(|u| u.id == out.user_id).unwrap();
     assert_eq!(user.manager_id, None);
     assert!(env.logs.contains("manager not found"));
+}
+
+/// Ada's policy plus birthright apps: Slack for everyone, SAP (two roles) and GitHub
+/// (one role) for engineering, Microsoft 365 (no roles: default access) for employees.
+fn with_apps(env: &TestEnv, sap_role: Option<&str>) -> dayone_sdk::context::StepContext {
+    env.sandbox.add_service_principal("Slack", &[]);
+    env.sandbox
+        .add_service_principal("SAP", &["FinanceUser".into(), "Auditor".into()]);
+    env.sandbox
+        .add_service_principal("GitHub Enterprise", &["Member".into()]);
+    let sap_role = sap_role.map(str::to_string);
+    env.ctx_with_config(move |c| {
+        c.birthright.rules[0].apps = vec!["Slack".into()];
+        c.birthright.rules[1].apps = vec!["Slack".into(), "SAP".into()];
+        c.birthright.rules[4].apps = vec!["GitHub Enterprise".into()];
+        if let Some(role) = sap_role {
+            c.birthright.app_roles.insert("SAP".into(), role);
+        }
+    })
+}
+
+fn assignments(env: &TestEnv, user_id: &str) -> Vec<(String, String)> {
+    let mut a: Vec<(String, String)> = env
+        .sandbox
+        .app_role_assignments()
+        .into_iter()
+        .filter(|a| a.principal_id == user_id)
+        .map(|a| (a.resource_display_name, a.app_role_id))
+        .collect();
+    a.sort();
+    a
+}
+
+#[tokio::test]
+async fn birthright_apps_are_assigned_once_with_the_right_role() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = with_apps(&env, Some("FinanceUser"));
+
+    let first = handle(&ctx, ada()).await.unwrap();
+    let second = handle(&ctx, ada()).await.unwrap();
+
+    // Slack is granted by two rules but assigned once; every app once across both runs.
+    assert_eq!(first.apps.len(), 3, "{:?}", first.apps);
+    assert_eq!(first.apps, second.apps);
+    let granted = assignments(&env, &first.user_id);
+    let role_of = |app: &str| {
+        granted
+            .iter()
+            .find(|(name, _)| name == app)
+            .map(|(_, role)| role.clone())
+            .unwrap_or_else(|| panic!("{app} not assigned: {granted:?}"))
+    };
+    assert_eq!(granted.len(), 3, "{granted:?}");
+    // No roles defined: default access. One user role: that role. Several: the configured one.
+    assert_eq!(role_of("Slack"), "00000000-0000-0000-0000-000000000000");
+    let sp = |name: &str| {
+        let ctx = env.ctx.clone();
+        let name = name.to_string();
+        async move {
+            create_account::graph_client(&ctx)
+                .unwrap()
+                .find_service_principal_by_display_name(&name)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let sap = sp("SAP").await;
+    let finance = sap
+        .app_roles
+        .iter()
+        .find(|r| r.value.as_deref() == Some("FinanceUser"))
+        .unwrap();
+    assert_eq!(role_of("SAP"), finance.id);
+    let github = sp("GitHub Enterprise").await;
+    assert_eq!(role_of("GitHub Enterprise"), github.app_roles[0].id);
+    // The second run only looked: one POST per app in all.
+    assert_eq!(
+        env.sandbox
+            .calls()
+            .iter()
+            .filter(|c| c.method == "POST" && c.path.ends_with("/appRoleAssignedTo"))
+            .count(),
+        3
+    );
+    env.assert_no_leaks(&[&first, &second]);
+}
+
+#[tokio::test]
+async fn an_app_with_several_roles_and_none_chosen_is_misconfigured() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = with_apps(&env, None);
+    let err = handle(&ctx, ada()).await.unwrap_err();
+    assert_eq!(err.name, StepErrorName::Misconfigured, "{}", err.message);
+    assert!(
+        err.message
+            .contains("'SAP' defines several roles users can hold (FinanceUser, Auditor)"),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.message.contains("[birthright.app_roles]"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_app_or_role_is_misconfigured_and_named() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = with_apps(&env, Some("Janitor"));
+    let err = handle(&ctx, ada()).await.unwrap_err();
+    assert_eq!(err.name, StepErrorName::Misconfigured, "{}", err.message);
+    assert!(
+        err.message.contains(
+            "'SAP' has no role 'Janitor' that users can hold (it has: FinanceUser, Auditor)"
+        ),
+        "{}",
+        err.message
+    );
+
+    let ctx = env.ctx_with_config(|c| c.birthright.rules[0].apps = vec!["Quantum CRM".into()]);
+    let err = handle(&ctx, ada()).await.unwrap_err();
+    assert_eq!(err.name, StepErrorName::Misconfigured, "{}", err.message);
+    assert!(err.message.contains("'Quantum CRM'"), "{}", err.message);
+    assert!(
+        err.message.contains("enterprise application"),
+        "{}",
+        err.message
+    );
 }
