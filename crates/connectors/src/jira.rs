@@ -5,12 +5,15 @@
 //! searches `labels = "dayone-<key>"` through `GET /rest/api/3/search/jql`; a hit is returned
 //! instead of creating another. The request type must therefore expose the Labels field.
 //! The search index lags writes by a few seconds, so callers that re-run immediately should
-//! also keep the returned `issueKey` (the create-ticket step stores it in its output).
+//! also keep the returned `issueKey` (the create-ticket step stores it in a receipt), and a
+//! caller that knows an interrupted attempt may have raised the request seconds ago can look
+//! several times before raising one ([`JiraClient::create_request_with`], [`LabelSearch`]).
 //!
 //! Auth is Basic `email:api_token`. Both error shapes are parsed: the Service Desk one
 //! (`errorMessage`) and the platform one (`errorMessages` + `errors`).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use dayone_sdk::http::EgressClient;
 use dayone_sdk::secrets::SecretStore;
@@ -105,6 +108,28 @@ pub fn idempotency_label(key: &str) -> Result<String, ConnectorError> {
         ));
     }
     Ok(format!("dayone-{key}"))
+}
+
+/// How hard to look for an earlier request before raising one.
+///
+/// Jira's search index shows a new request only a few seconds after it was raised. One search is
+/// enough when no earlier attempt can have raised the request moments ago; a retry after an
+/// attempt that was interrupted (timed out, crashed) searches `searches` times, `wait` apart, so
+/// the request that attempt raised has time to reach the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelSearch {
+    /// Searches before giving up and raising the request (0 is treated as 1).
+    pub searches: u32,
+    /// Pause between two searches.
+    pub wait: Duration,
+}
+
+impl LabelSearch {
+    /// A single search: what [`JiraClient::create_request`] does.
+    pub const ONCE: LabelSearch = LabelSearch {
+        searches: 1,
+        wait: Duration::ZERO,
+    };
 }
 
 /// A JQL string literal: `"` and `\` escaped.
@@ -229,14 +254,42 @@ impl JiraClient {
         }))
     }
 
-    /// Raises the request unless one labelled with its idempotency key exists.
+    /// The request labelled `dayone-<key>`, searched for up to `search.searches` times with
+    /// `search.wait` between searches, so that a request raised moments ago can reach the index.
+    pub async fn find_by_idempotency_key_with(
+        &self,
+        key: &str,
+        search: LabelSearch,
+    ) -> Result<Option<JiraTicket>, ConnectorError> {
+        let searches = search.searches.max(1);
+        for done in 1..=searches {
+            if let Some(found) = self.find_by_idempotency_key(key).await? {
+                return Ok(Some(found));
+            }
+            if done < searches {
+                tokio::time::sleep(search.wait).await;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Raises the request unless one labelled with its idempotency key exists (one search).
     pub async fn create_request(
         &self,
         request: &NewJiraRequest,
     ) -> Result<JiraTicket, ConnectorError> {
+        self.create_request_with(request, LabelSearch::ONCE).await
+    }
+
+    /// Raises the request unless one labelled with its idempotency key is found by `search`.
+    pub async fn create_request_with(
+        &self,
+        request: &NewJiraRequest,
+        search: LabelSearch,
+    ) -> Result<JiraTicket, ConnectorError> {
         let label = idempotency_label(&request.idempotency_key)?;
         if let Some(existing) = self
-            .find_by_idempotency_key(&request.idempotency_key)
+            .find_by_idempotency_key_with(&request.idempotency_key, search)
             .await?
         {
             return Ok(existing);

@@ -53,7 +53,7 @@ pub use graph::{
     GraphSettings, GraphUser, MailBody, MailMessage, Membership, NewUser, ServicePrincipal,
     TapPolicy, TapRequest, TemporaryAccessPass, UserFilter,
 };
-pub use jira::{JiraClient, JiraErrorBody, JiraSettings, JiraTicket, NewJiraRequest};
+pub use jira::{JiraClient, JiraErrorBody, JiraSettings, JiraTicket, LabelSearch, NewJiraRequest};
 pub use servicenow::{
     CatalogOrder, CatalogOrderResult, ServiceNowAuth, ServiceNowClient, ServiceNowErrorBody,
     ServiceNowSettings, TicketRef,

@@ -167,8 +167,8 @@ export class DayoneJoiner extends Construct {
       ],
       resources: [this.ledgerTable.tableArn],
     }));
-    // TAP delivery receipts and write-back records live in the same table, each step
-    // limited to its own key prefix.
+    // TAP delivery receipts, write-back records and ticket receipts live in the same table,
+    // each step limited to its own key prefix.
     const ownItems = (fn: lambda.Function, sid: string, prefix: string, actions: string[]) => {
       fn.addEnvironment("DAYONE_LEDGER_TABLE", this.ledgerTable.tableName);
       fn.addToRolePolicy(new iam.PolicyStatement({
@@ -181,6 +181,8 @@ export class DayoneJoiner extends Construct {
     ownItems(steps.IssueTap, "DeliveryReceiptsOnly", "TAP#",
       ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
     ownItems(steps.HrisWriteback, "WritebackLogOnly", "WRITEBACK#", ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
+    ownItems(steps.CreateTicket, "TicketReceiptsOnly", "TICKET#",
+      ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
 
     // Secrets: GetSecretValue on the named secrets only.
     const graph = secret("GraphClientSecret", secrets.graphClientSecret);

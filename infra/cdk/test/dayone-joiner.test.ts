@@ -107,15 +107,21 @@ describe("DayoneJoiner", () => {
       assert.ok(ledger.includes(a), a);
     }
     assert.ok(!ledger.includes("dynamodb:DeleteItem"), "names are never deleted");
-    for (const binary of ["allocate-username", "issue-tap", "hris-writeback"]) {
+    for (const binary of ["allocate-username", "issue-tap", "hris-writeback", "create-ticket"]) {
       const vars = resources[functionId(binary)].Properties.Environment.Variables;
       assert.deepEqual(vars.DAYONE_LEDGER_TABLE, { Ref: Object.keys(template.findResources("AWS::DynamoDB::Table"))[0] }, binary);
     }
-    for (const binary of ["create-account", "create-ticket", "notify-failure"]) {
+    for (const binary of ["create-account", "notify-failure"]) {
       assert.ok(!actionsOf(binary).some((a) => a.startsWith("dynamodb:")), binary);
     }
     const tap = statementsOf("issue-tap").find((s) => s.Sid === "DeliveryReceiptsOnly");
     assert.deepEqual(tap.Condition, { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["TAP#*"] } });
+    // create-ticket: its receipts only (TICKET#…), begun with a conditional put, never deleted.
+    const receipts = statementsOf("create-ticket").filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    assert.equal(receipts.length, 1, "one statement grants create-ticket the table");
+    assert.equal(receipts[0].Sid, "TicketReceiptsOnly");
+    assert.deepEqual([receipts[0].Action].flat().sort(), ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]);
+    assert.deepEqual(receipts[0].Condition, { "ForAllValues:StringLike": { "dynamodb:LeadingKeys": ["TICKET#*"] } });
   });
 
   it("grants each function GetSecretValue on its own named secrets only", () => {

@@ -1,6 +1,12 @@
-//! create-ticket against the ServiceNow and Jira twins over loopback HTTP.
+//! create-ticket against the ServiceNow and Jira twins over loopback HTTP, with the in-memory
+//! ticket receipts (the DynamoDB ones are in `receipts.rs`, Jira's index lag in `index_lag.rs`).
 
-use create_ticket::{CreateTicketInput, handle};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use create_ticket::{
+    Begun, CreateTicketInput, InMemoryTicketReceipts, LabelSearch, ReceiptStoreError,
+    TicketReceipt, TicketReceipts, handle, handle_with,
+};
 use dayone_core::config::{ServiceNowMode, TicketSystem};
 use dayone_core::{AllocatedNames, HireEvent};
 use dayone_sandbox::Ticket;
@@ -21,16 +27,40 @@ fn ada() -> CreateTicketInput {
 
 const KEY: &str = "joiner:21001:EVT-2026-11-0001:equipment";
 
-#[tokio::test]
-async fn servicenow_running_twice_leaves_one_request_that_names_the_hire() {
-    let env = TestEnv::start().await.unwrap();
+/// A retry's Jira search without the real waits.
+const NO_WAIT: LabelSearch = LabelSearch {
+    searches: 3,
+    wait: std::time::Duration::ZERO,
+};
 
-    let first = handle(&env.ctx, ada()).await.unwrap();
-    let second = handle(&env.ctx, ada()).await.unwrap();
+/// What a later attempt would find in the receipt store for Ada's ticket.
+async fn receipt_state(receipts: &dyn TicketReceipts) -> Begun {
+    receipts
+        .begin(KEY, "a-later-execution", Utc::now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn servicenow_running_twice_opens_one_request_and_the_rerun_calls_nobody() {
+    let env = TestEnv::start().await.unwrap();
+    let receipts = InMemoryTicketReceipts::new();
+
+    let first = handle(&env.ctx, &receipts, ada()).await.unwrap();
+    let calls_after_first = env.sandbox.calls().len();
+    let second = handle(&env.ctx, &receipts, ada()).await.unwrap();
 
     assert!(first.created);
-    assert!(!second.created, "the re-run found the first ticket");
-    assert_eq!(first.key, second.key);
+    assert!(!second.created, "the re-run returned the first ticket");
+    assert_eq!(
+        (&first.key, &first.url, &first.hardware),
+        (&second.key, &second.url, &second.hardware)
+    );
+    assert_eq!(
+        env.sandbox.calls().len(),
+        calls_after_first,
+        "the re-run made no HTTP call to ServiceNow"
+    );
     assert_eq!(first.system, "servicenow");
     assert!(first.key.starts_with("REQ"), "{}", first.key);
     assert!(first.url.starts_with(&env.sandbox.urls().servicenow_base));
@@ -62,24 +92,53 @@ async fn servicenow_running_twice_leaves_one_request_that_names_the_hire() {
 }
 
 #[tokio::test]
+async fn a_fresh_run_records_the_ticket_it_opened_as_done() {
+    let env = TestEnv::start().await.unwrap();
+    let receipts = InMemoryTicketReceipts::new();
+
+    let out = handle(&env.ctx, &receipts, ada()).await.unwrap();
+
+    assert!(out.created);
+    assert_eq!(env.sandbox.tickets().len(), 1);
+    assert_eq!(
+        receipt_state(&receipts).await,
+        Begun::Done(TicketReceipt {
+            system: "servicenow".into(),
+            key: out.key.clone(),
+            url: out.url.clone(),
+            hardware: "developer-laptop-mac".into(),
+        })
+    );
+}
+
+#[tokio::test]
 async fn a_department_without_a_profile_gets_the_default_hardware() {
     let env = TestEnv::start().await.unwrap();
-    let out = handle(&env.ctx, input(hires::siobhan(), names::siobhan()))
-        .await
-        .unwrap();
+    let out = handle(
+        &env.ctx,
+        &InMemoryTicketReceipts::new(),
+        input(hires::siobhan(), names::siobhan()),
+    )
+    .await
+    .unwrap();
     assert_eq!(out.hardware, "standard-laptop");
 }
 
 #[tokio::test]
-async fn a_servicenow_catalog_order_is_placed_once() {
+async fn a_servicenow_catalog_order_is_placed_once_even_when_the_receipt_is_lost() {
     let env = TestEnv::start().await.unwrap();
     let ctx = env.ctx_with_config(|c| {
         c.tickets.servicenow.mode = ServiceNowMode::Catalog;
         c.tickets.servicenow.catalog_item = Some("774906834fbb4200086eeed18110c737".into());
     });
 
-    let first = handle(&ctx, ada()).await.unwrap();
-    let second = handle(&ctx, ada()).await.unwrap();
+    // Two receipt stores: the second run knows nothing, so only the correlation id saves it.
+    let first = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap();
+    let second = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap();
 
     assert!(first.created);
     assert!(!second.created);
@@ -103,17 +162,20 @@ async fn a_servicenow_catalog_order_is_placed_once() {
 }
 
 #[tokio::test]
-async fn jira_running_twice_leaves_one_request_labelled_with_the_key() {
+async fn jira_running_twice_opens_one_labelled_request_and_the_rerun_calls_nobody() {
     let env = TestEnv::start().await.unwrap();
     let ctx = env.ctx_with_config(|c| c.tickets.system = TicketSystem::Jira);
+    let receipts = InMemoryTicketReceipts::new();
 
-    let first = handle(&ctx, ada()).await.unwrap();
-    let second = handle(&ctx, ada()).await.unwrap();
+    let first = handle(&ctx, &receipts, ada()).await.unwrap();
+    let calls_after_first = env.sandbox.calls().len();
+    let second = handle(&ctx, &receipts, ada()).await.unwrap();
 
     assert!(first.created);
     assert!(!second.created);
     assert_eq!(first.system, "jira");
-    assert_eq!(first.key, second.key);
+    assert_eq!((&first.key, &first.url), (&second.key, &second.url));
+    assert_eq!(env.sandbox.calls().len(), calls_after_first);
     assert!(first.key.starts_with("HELPDESK-"), "{}", first.key);
     let requests = env.sandbox.jira_requests();
     assert_eq!(requests.len(), 1);
@@ -134,10 +196,128 @@ async fn jira_running_twice_leaves_one_request_labelled_with_the_key() {
 }
 
 #[tokio::test]
+async fn the_retry_after_a_failed_jira_attempt_opens_exactly_one_request() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = env.ctx_with_config(|c| c.tickets.system = TicketSystem::Jira);
+    let receipts = InMemoryTicketReceipts::new();
+    env.sandbox.faults().jira.fail_next(50, 503);
+
+    let err = handle_with(&ctx, &receipts, NO_WAIT, ada())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    assert!(
+        matches!(receipt_state(&receipts).await, Begun::Pending { .. }),
+        "the failed attempt left its receipt pending"
+    );
+
+    env.sandbox.faults().jira.clear();
+    let retry = handle_with(&ctx, &receipts, NO_WAIT, ada()).await.unwrap();
+
+    assert!(
+        retry.created,
+        "nothing was opened before, so the retry opens it"
+    );
+    assert_eq!(env.sandbox.jira_requests().len(), 1);
+    assert!(matches!(receipt_state(&receipts).await, Begun::Done(_)));
+}
+
+/// A receipt store that is down for `begin`, for `complete`, or both.
+#[derive(Default)]
+struct Unreliable {
+    inner: InMemoryTicketReceipts,
+    begin_fails: bool,
+    complete_fails: bool,
+}
+
+fn down(op: &str) -> ReceiptStoreError {
+    ReceiptStoreError(format!("{op} on table 'ledger': ServiceUnavailable"))
+}
+
+#[async_trait]
+impl TicketReceipts for Unreliable {
+    async fn begin(
+        &self,
+        key: &str,
+        execution_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Begun, ReceiptStoreError> {
+        if self.begin_fails {
+            return Err(down("PutItem"));
+        }
+        self.inner.begin(key, execution_id, now).await
+    }
+
+    async fn complete(&self, key: &str, receipt: &TicketReceipt) -> Result<(), ReceiptStoreError> {
+        if self.complete_fails {
+            return Err(down("UpdateItem"));
+        }
+        self.inner.complete(key, receipt).await
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_store_that_cannot_begin_is_retryable_and_nothing_is_opened() {
+    let env = TestEnv::start().await.unwrap();
+    let receipts = Unreliable {
+        begin_fails: true,
+        ..Unreliable::default()
+    };
+
+    let err = handle(&env.ctx, &receipts, ada()).await.unwrap_err();
+
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    assert!(
+        err.message.contains("receipt store is unavailable"),
+        "{}",
+        err.message
+    );
+    assert!(
+        env.sandbox.calls().is_empty(),
+        "no ticket system was called"
+    );
+    env.assert_no_leaks(&[&err.message]);
+}
+
+#[tokio::test]
+async fn a_receipt_that_cannot_be_completed_is_retryable_and_the_retry_finds_the_ticket() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = env.ctx_with_config(|c| c.tickets.system = TicketSystem::Jira);
+    let mut receipts = Unreliable {
+        complete_fails: true,
+        ..Unreliable::default()
+    };
+
+    let err = handle_with(&ctx, &receipts, NO_WAIT, ada())
+        .await
+        .unwrap_err();
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    assert!(err.message.contains("UpdateItem"), "{}", err.message);
+    assert_eq!(
+        env.sandbox.jira_requests().len(),
+        1,
+        "the request was opened"
+    );
+
+    receipts.complete_fails = false;
+    let retry = handle_with(&ctx, &receipts, NO_WAIT, ada()).await.unwrap();
+
+    assert!(!retry.created, "the retry found the request");
+    assert_eq!(env.sandbox.jira_requests().len(), 1, "and opened no other");
+    assert!(matches!(
+        receipt_state(&receipts.inner).await,
+        Begun::Done(r) if r.key == retry.key
+    ));
+    env.assert_no_leaks(&[&err.message]);
+}
+
+#[tokio::test]
 async fn persistent_servicenow_throttling_is_dayone_throttled() {
     let env = TestEnv::start().await.unwrap();
     env.sandbox.faults().servicenow.throttle_next(50, 1);
-    let err = handle(&env.ctx, ada()).await.unwrap_err();
+    let err = handle(&env.ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap_err();
     assert_eq!(err.name, StepErrorName::Throttled, "{}", err.message);
     assert!(env.sandbox.tickets().is_empty());
 }
@@ -147,7 +327,9 @@ async fn a_jira_5xx_is_retryable() {
     let env = TestEnv::start().await.unwrap();
     let ctx = env.ctx_with_config(|c| c.tickets.system = TicketSystem::Jira);
     env.sandbox.faults().jira.fail_next(50, 500);
-    let err = handle(&ctx, ada()).await.unwrap_err();
+    let err = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap_err();
     assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
 }
 
@@ -156,9 +338,13 @@ async fn a_wrong_servicenow_password_is_unauthorized() {
     let env = TestEnv::start().await.unwrap();
     let mut secrets = secrets_for(&env.sandbox_config);
     secrets.insert("servicenow_password", "not-the-password");
-    let err = handle(&env.ctx_with_secrets(secrets), ada())
-        .await
-        .unwrap_err();
+    let err = handle(
+        &env.ctx_with_secrets(secrets),
+        &InMemoryTicketReceipts::new(),
+        ada(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.name, StepErrorName::Unauthorized, "{}", err.message);
     assert!(!err.message.contains("not-the-password"));
     env.assert_no_leaks(&[&err.message]);
@@ -173,7 +359,9 @@ async fn a_wrong_jira_token_is_unauthorized() {
     let mut config = (*ctx.config).clone();
     config.tickets.system = TicketSystem::Jira;
     ctx.config = std::sync::Arc::new(config);
-    let err = handle(&ctx, ada()).await.unwrap_err();
+    let err = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap_err();
     assert_eq!(err.name, StepErrorName::Unauthorized, "{}", err.message);
 }
 
@@ -181,19 +369,27 @@ async fn a_wrong_jira_token_is_unauthorized() {
 async fn servicenow_outside_the_allowlist_is_egress_denied() {
     let env = TestEnv::start().await.unwrap();
     let ctx = env.ctx_with_allowlist(vec![TestEnv::host_of(&env.sandbox.urls().jira_base)]);
-    let err = handle(&ctx, ada()).await.unwrap_err();
+    let err = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
+        .await
+        .unwrap_err();
     assert_eq!(err.name, StepErrorName::EgressDenied, "{}", err.message);
     assert!(env.sandbox.calls().is_empty());
 }
 
 #[tokio::test]
-async fn jira_without_a_service_desk_is_misconfigured() {
+async fn jira_without_a_service_desk_is_misconfigured_and_begins_no_receipt() {
     let env = TestEnv::start().await.unwrap();
     let ctx = env.ctx_with_config(|c| {
         c.tickets.system = TicketSystem::Jira;
         c.targets.jira_base = None;
     });
-    let err = handle(&ctx, ada()).await.unwrap_err();
+    let receipts = InMemoryTicketReceipts::new();
+    let err = handle(&ctx, &receipts, ada()).await.unwrap_err();
     assert_eq!(err.name, StepErrorName::Misconfigured, "{}", err.message);
     assert!(err.message.contains("targets.jira_base"), "{}", err.message);
+    assert_eq!(
+        receipt_state(&receipts).await,
+        Begun::Fresh,
+        "once fixed, the next run is a first attempt, not a slow retry"
+    );
 }

@@ -86,11 +86,12 @@ pub struct StepContexts {
     pub notify_failure: StepContext,
 }
 
-/// Registers the six handlers. The delivery and write-back logs live as long as the engine,
-/// like the DynamoDB tables behind them in AWS.
+/// Registers the six handlers. The delivery and write-back logs and the ticket receipts live as
+/// long as the engine, like the DynamoDB tables behind them in AWS.
 pub fn registry(ctx: StepContexts, ledger: Arc<dyn Ledger>) -> TaskRegistry {
     let deliveries = Arc::new(issue_tap::delivery::InMemoryDeliveryLog::new());
     let writebacks = Arc::new(hris_writeback::InMemoryWritebackLog::new());
+    let ticket_receipts = Arc::new(create_ticket::InMemoryTicketReceipts::new());
     let mut r = TaskRegistry::new();
     // Built once, like the Lambda's cold start: the compiled policy and the ledger.
     let allocator = Arc::new(AllocateUsername::from_config(
@@ -139,8 +140,9 @@ pub fn registry(ctx: StepContexts, ledger: Arc<dyn Ledger>) -> TaskRegistry {
         CREATE_TICKET,
         step(
             ctx.create_ticket,
-            |input: create_ticket::CreateTicketInput, c| async move {
-                create_ticket::handle(&c, input).await
+            move |input: create_ticket::CreateTicketInput, c| {
+                let receipts = ticket_receipts.clone();
+                async move { create_ticket::handle(&c, receipts.as_ref(), input).await }
             },
         ),
     );

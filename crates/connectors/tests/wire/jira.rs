@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use dayone_connectors::jira::LabelSearch;
 use dayone_connectors::{JiraClient, JiraSettings, NewJiraRequest, RetryPolicy};
 use dayone_core::step_error::StepErrorName;
 use serde_json::{Map, json};
@@ -112,6 +113,139 @@ async fn a_request_already_labelled_is_returned_without_raising_another() {
         ("HELPDESK-1", false)
     );
     assert_eq!(requests(&server).await.len(), 1);
+}
+
+/// Three searches without real waiting, as a retry after an interrupted attempt does.
+const PATIENT: LabelSearch = LabelSearch {
+    searches: 3,
+    wait: Duration::from_millis(5),
+};
+
+/// The first `empty` searches miss (the index has not caught up), later ones find HELPDESK-1.
+async fn index_catches_up_after(server: &MockServer, empty: u64) {
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"issues": [], "isLast": true})),
+        )
+        .up_to_n_times(empty)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    search_returns(server, json!([{"id": "107001", "key": "HELPDESK-1"}])).await;
+}
+
+async fn creates_helpdesk_2(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/rest/servicedeskapi/request"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"issueId": "107002", "issueKey": "HELPDESK-2"})),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn a_request_not_yet_in_the_index_is_found_by_a_later_search_and_not_raised_again() {
+    let server = MockServer::start().await;
+    index_catches_up_after(&server, 1).await;
+    creates_helpdesk_2(&server).await;
+
+    let ticket = client(&server)
+        .create_request_with(&laptop_request(), PATIENT)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (ticket.issue_key.as_str(), ticket.created),
+        ("HELPDESK-1", false)
+    );
+    let calls = calls(&server).await;
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.starts_with("GET /rest/api/3/search/jql?"))
+    );
+}
+
+#[tokio::test]
+async fn when_every_search_misses_the_request_is_raised_once_after_the_last_one() {
+    let server = MockServer::start().await;
+    search_returns(&server, json!([])).await;
+    creates_helpdesk_2(&server).await;
+
+    let ticket = client(&server)
+        .create_request_with(&laptop_request(), PATIENT)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        (ticket.issue_key.as_str(), ticket.created),
+        ("HELPDESK-2", true)
+    );
+    let methods: Vec<String> = requests(&server)
+        .await
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert_eq!(methods, ["GET", "GET", "GET", "POST"]);
+}
+
+#[tokio::test]
+async fn zero_searches_still_search_once_before_raising() {
+    let server = MockServer::start().await;
+    search_returns(&server, json!([])).await;
+    creates_helpdesk_2(&server).await;
+    let none = LabelSearch {
+        searches: 0,
+        wait: Duration::ZERO,
+    };
+
+    client(&server)
+        .create_request_with(&laptop_request(), none)
+        .await
+        .unwrap();
+
+    let methods: Vec<String> = requests(&server)
+        .await
+        .iter()
+        .map(|r| r.method.to_string())
+        .collect();
+    assert_eq!(methods, ["GET", "POST"]);
+}
+
+#[tokio::test]
+async fn a_failing_later_search_stops_without_raising_the_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"issues": [], "isLast": true})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "errorMessages": ["Client must be authenticated to access this resource."], "errors": {}})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    creates_helpdesk_2(&server).await;
+
+    let err = client(&server)
+        .create_request_with(&laptop_request(), PATIENT)
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::Unauthorized);
+    assert_clean(&err);
+    let calls = calls(&server).await;
+    assert!(!calls.iter().any(|c| c.starts_with("POST")), "{calls:?}");
 }
 
 #[tokio::test]
