@@ -150,6 +150,37 @@ async fn an_employee_gets_names_account_groups_a_pass_for_the_manager_writeback_
         );
     }
     assert!(!groups.contains(&"contractors".to_string()));
+    // the birthright apps are assigned, SAP with the role dayone.toml chooses for it
+    let user_id = out["account"]["userId"].as_str().unwrap();
+    let mut apps: Vec<(String, String)> = engine
+        .sandbox()
+        .app_role_assignments()
+        .into_iter()
+        .filter(|a| a.principal_id == user_id)
+        .map(|a| (a.resource_display_name, a.app_role_id))
+        .collect();
+    apps.sort();
+    let names: Vec<&str> = apps.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "GlobalProtect VPN",
+            "Microsoft 365",
+            "SAP",
+            "Slack",
+            "Workday"
+        ]
+    );
+    assert_eq!(out["account"]["apps"].as_array().unwrap().len(), 5);
+    let sap_role = &apps[2].1;
+    assert_ne!(
+        sap_role, "00000000-0000-0000-0000-000000000000",
+        "SAP gets its Finance User role"
+    );
+    assert_eq!(
+        apps[3].1, "00000000-0000-0000-0000-000000000000",
+        "Slack: default access"
+    );
     // the pass went to the manager, by Slack and e-mail; only its id is in the output
     let tap = &out["provisioned"]["tap"];
     assert!(tap["tapId"].is_string());

@@ -212,7 +212,9 @@ impl LocalEngine {
     }
 
     /// Makes the twins hold what the real systems hold before a hire arrives: the worker in
-    /// Workday (HR created them there) and the directory groups the policy grants them.
+    /// Workday (HR created them there), and the directory groups and enterprise applications
+    /// the policy grants them (an app with a role in `[birthright.app_roles]` defines that
+    /// role; any other gives default access).
     pub fn prepare(&self, hire: &HireEvent) -> Result<(), LocalError> {
         self.sandbox.add_workday_worker(hire.worker_id.as_str());
         let grants = self.birthright.evaluate(hire)?;
@@ -221,6 +223,17 @@ impl LocalEngine {
             if known.insert(group.to_lowercase()) {
                 self.sandbox.add_group(group);
             }
+        }
+        for app in grants.iter().flat_map(|g| &g.apps) {
+            let roles: Vec<String> = self
+                .config
+                .birthright
+                .app_roles
+                .get(app)
+                .cloned()
+                .into_iter()
+                .collect();
+            self.sandbox.add_service_principal(app, &roles);
         }
         Ok(())
     }

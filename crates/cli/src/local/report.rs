@@ -54,6 +54,8 @@ pub struct AccountView {
     pub id: String,
     pub manager: Option<String>,
     pub groups: Vec<String>,
+    /// Enterprise applications the user is assigned to.
+    pub apps: Vec<String>,
     /// How many accounts carry this worker's employeeId (1 unless something went wrong).
     pub accounts_for_worker: usize,
 }
@@ -98,12 +100,19 @@ impl Holdings {
                 .filter(|m| m.user_id == user.id)
                 .map(|m| m.group)
                 .collect();
+            let apps = sandbox
+                .app_role_assignments()
+                .into_iter()
+                .filter(|a| a.principal_id == user.id)
+                .map(|a| a.resource_display_name)
+                .collect();
             h.account = Some(AccountView {
                 upn: user.user_principal_name.clone(),
                 display_name: user.display_name.clone(),
                 id: user.id.clone(),
                 manager,
                 groups,
+                apps,
                 accounts_for_worker: mine.len(),
             });
             h.taps = sandbox
@@ -186,6 +195,9 @@ impl Holdings {
                     "",
                     format!("{} groups: {}", a.groups.len(), a.groups.join(", ")),
                 );
+                if !a.apps.is_empty() {
+                    line("", format!("{} apps: {}", a.apps.len(), a.apps.join(", ")));
+                }
                 if a.accounts_for_worker > 1 {
                     line(
                         "",

@@ -425,12 +425,13 @@ fn detail_of(state: &str, output: Option<&Value>) -> String {
         "CreateAccount" => {
             let a = &out["account"];
             let groups = a["groups"].as_array().map_or(0, Vec::len);
+            let apps = a["apps"].as_array().map_or(0, Vec::len);
             let verb = if a["created"] == Value::Bool(false) {
                 "found"
             } else {
                 "created"
             };
-            format!("{verb} {} · {groups} groups", s(&a["upn"]))
+            format!("{verb} {} · {groups} groups · {apps} apps", s(&a["upn"]))
         }
         "IssueTap" => {
             let channels: Vec<String> = out["delivered"]
