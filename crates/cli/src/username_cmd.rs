@@ -5,7 +5,8 @@
 //! (`{"eventId"?, "error": {"name", "message"}}`) and the next line is read.
 //! `import` is the same kind of filter over accounts that already exist in the
 //! directory (`{"workerId","samAccountName","upn","mail"?,"status"?}`), so
-//! their names are never offered to a new hire.
+//! their names are never offered to a new hire. `tombstone` marks leavers' names: kept
+//! forever, never given to anyone else, given back if the same worker is rehired.
 //! `explain` shows, for people, what the policy proposes for one hire and
 //! which candidate the ledger would give, without reserving anything.
 
@@ -29,6 +30,9 @@ pub enum UsernameCommand {
     /// workerId, samAccountName, upn, mail?, status? = active|tombstoned), so their
     /// names are never given to anyone else. One JSON line out per line in.
     Import(AllocateArgs),
+    /// Mark the names of workers who left as tombstoned: never deleted, never given to anyone
+    /// else, given back on rehire. One JSON line out per worker id.
+    Tombstone(TombstoneArgs),
     /// Explain, for people, which names a hire would get and why.
     Explain(ExplainArgs),
 }
@@ -38,6 +42,16 @@ pub struct AllocateArgs {
     /// The policy file.
     #[arg(long, default_value = "dayone.toml")]
     config: PathBuf,
+    /// Where names are reserved: sqlite:PATH or dynamodb:TABLE.
+    #[arg(long, env = "DAYONE_LEDGER", default_value = DEFAULT_LEDGER)]
+    ledger: String,
+}
+
+#[derive(clap::Args)]
+pub struct TombstoneArgs {
+    /// Worker ids (Workday Employee_ID / Contingent_Worker_ID) of the leavers.
+    #[arg(required = true)]
+    workers: Vec<String>,
     /// Where names are reserved: sqlite:PATH or dynamodb:TABLE.
     #[arg(long, env = "DAYONE_LEDGER", default_value = DEFAULT_LEDGER)]
     ledger: String,
@@ -59,6 +73,7 @@ pub async fn run(cmd: UsernameCommand) -> anyhow::Result<i32> {
     match cmd {
         UsernameCommand::Allocate(args) => allocate(args).await,
         UsernameCommand::Import(args) => import(args).await,
+        UsernameCommand::Tombstone(args) => tombstone(args).await,
         UsernameCommand::Explain(args) => explain(args).await,
     }
 }
@@ -91,6 +106,43 @@ async fn import(args: AllocateArgs) -> anyhow::Result<i32> {
         .context("cannot open the ledger")?;
     let start = policy.suffix_start();
     filter_lines(async |line| import_line(ledger.as_ref(), start, line).await).await
+}
+
+async fn tombstone(args: TombstoneArgs) -> anyhow::Result<i32> {
+    let ledger = open_ledger(&args.ledger)
+        .await
+        .context("cannot open the ledger")?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failures = 0usize;
+    for worker in &args.workers {
+        let line = match ledger.tombstone(worker).await {
+            Ok(()) => match ledger.worker(worker).await {
+                Ok(Some(held)) => json!({
+                    "workerId": worker,
+                    "status": held.status,
+                    "samAccountName": held.sam_account_name,
+                    "upn": held.upn,
+                    "mail": held.mail,
+                }),
+                Ok(None) => json!({"workerId": worker, "status": NameStatus::Tombstoned}),
+                Err(e) => error_for(worker, &e),
+            },
+            Err(e) => error_for(worker, &e),
+        };
+        if line.get("error").is_some() {
+            failures += 1;
+        }
+        serde_json::to_writer(&mut out, &line).context("cannot write stdout")?;
+        out.write_all(b"\n").context("cannot write stdout")?;
+    }
+    out.flush().context("cannot write stdout")?;
+    Ok(if failures == 0 { 0 } else { 1 })
+}
+
+fn error_for(worker: &str, e: &dayone_ledger::LedgerError) -> Value {
+    let mut v = error_line(None, e.step_error_name(), e.to_string());
+    v["workerId"] = Value::String(worker.to_string());
+    v
 }
 
 /// Reads stdin line by line, writes one JSON line per input line; exit code 1
@@ -191,10 +243,6 @@ async fn import_line(ledger: &dyn Ledger, suffix_start: u64, line: &str) -> Valu
             ));
         }
     };
-    let with_worker = |mut v: Value| {
-        v["workerId"] = Value::String(account.worker_id.clone());
-        v
-    };
     match ledger.import(&account, suffix_start).await {
         Ok(outcome) => json!({
             "workerId": account.worker_id,
@@ -204,7 +252,7 @@ async fn import_line(ledger: &dyn Ledger, suffix_start: u64, line: &str) -> Valu
             "status": account.status,
             "import": outcome,
         }),
-        Err(e) => with_worker(error_line(None, e.step_error_name(), e.to_string())),
+        Err(e) => error_for(&account.worker_id, &e),
     }
 }
 

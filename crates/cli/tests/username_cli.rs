@@ -424,3 +424,67 @@ fn imported_directory_accounts_are_never_handed_out_again() {
     assert_eq!(hired[0]["samAccountName"], "jsmith3", "{}", hired[0]);
     assert_eq!(hired[0]["upn"], "john.smith3@contoso.com");
 }
+
+#[test]
+fn a_leaver_is_tombstoned_their_names_stay_theirs_and_a_rehire_gets_them_back() {
+    let env = Env::new();
+    let first = lines(&env.allocate(format!("{}\n", hire("e1", "W1", "John", "Smith")).as_bytes()));
+    assert_eq!(first[0]["samAccountName"], "jsmith");
+
+    let out = env
+        .dayone()
+        .args([
+            "username",
+            "tombstone",
+            "--ledger",
+            &env.ledger(),
+            "W1",
+            "W404",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "W404 never held names");
+    let results = lines(&out);
+    assert_eq!(results[0]["workerId"], "W1");
+    assert_eq!(results[0]["status"], "tombstoned");
+    assert_eq!(results[0]["samAccountName"], "jsmith");
+    assert_eq!(results[1]["workerId"], "W404");
+    assert_eq!(results[1]["error"]["name"], "Dayone.InvalidHire");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("holds no names"),
+        "{}",
+        results[1]
+    );
+
+    // Another John Smith never gets the leaver's name; the leaver, rehired, does.
+    let next = lines(
+        &env.allocate(
+            format!(
+                "{}\n{}\n",
+                hire("e2", "W2", "John", "Smith"),
+                hire("e3", "W1", "John", "Smith")
+            )
+            .as_bytes(),
+        ),
+    );
+    assert_eq!(next[0]["samAccountName"], "johns");
+    assert_eq!(next[1]["samAccountName"], "jsmith");
+
+    // Tombstoning twice is harmless.
+    let again = env
+        .dayone()
+        .args(["username", "tombstone", "--ledger", &env.ledger(), "W2"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0));
+    let again2 = env
+        .dayone()
+        .args(["username", "tombstone", "--ledger", &env.ledger(), "W2"])
+        .output()
+        .unwrap();
+    assert_eq!(again2.status.code(), Some(0));
+    assert_eq!(lines(&again2)[0]["status"], "tombstoned");
+}
