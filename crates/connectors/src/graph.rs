@@ -727,25 +727,35 @@ impl GraphClient {
         &self,
         name: &str,
     ) -> Result<Option<GraphGroup>, ConnectorError> {
+        self.find_one_by_display_name("groups", "id,displayName", name, |n| {
+            format!("{n} groups are named '{name}'; name birthright groups by id or make the name unique")
+        })
+        .await
+    }
+
+    /// The one object of `collection` whose `displayName` equals `name`, if any; `ambiguous`
+    /// explains a name that several objects carry.
+    async fn find_one_by_display_name<T: serde::de::DeserializeOwned>(
+        &self,
+        collection: &str,
+        select: &str,
+        name: &str,
+        ambiguous: impl FnOnce(usize) -> String,
+    ) -> Result<Option<T>, ConnectorError> {
         let filter = format!("displayName eq {}", odata_string(name));
         let url = self.url(&format!(
-            "groups?$filter={}&$select=id,displayName",
+            "{collection}?$filter={}&$select={select}",
             enc_query(&filter)
         ));
         let reply = self.send(Call::new(Method::GET, url)).await?;
         if reply.status.as_u16() != 200 {
             return Err(self.error(&reply));
         }
-        let mut page: Page<GraphGroup> = self.decode(&reply)?;
+        let mut page: Page<T> = self.decode(&reply)?;
         match page.value.len() {
             0 => Ok(None),
             1 => Ok(Some(page.value.remove(0))),
-            n => Err(ConnectorError::misconfigured(
-                System::Graph,
-                format!(
-                    "{n} groups are named '{name}'; name birthright groups by id or make the name unique"
-                ),
-            )),
+            n => Err(ConnectorError::misconfigured(System::Graph, ambiguous(n))),
         }
     }
 
@@ -772,26 +782,10 @@ impl GraphClient {
         &self,
         name: &str,
     ) -> Result<Option<ServicePrincipal>, ConnectorError> {
-        let filter = format!("displayName eq {}", odata_string(name));
-        let url = self.url(&format!(
-            "servicePrincipals?$filter={}&$select={SERVICE_PRINCIPAL_SELECT}",
-            enc_query(&filter)
-        ));
-        let reply = self.send(Call::new(Method::GET, url)).await?;
-        if reply.status.as_u16() != 200 {
-            return Err(self.error(&reply));
-        }
-        let mut page: Page<ServicePrincipal> = self.decode(&reply)?;
-        match page.value.len() {
-            0 => Ok(None),
-            1 => Ok(Some(page.value.remove(0))),
-            n => Err(ConnectorError::misconfigured(
-                System::Graph,
-                format!(
-                    "{n} enterprise applications are named '{name}'; name birthright apps by service principal id or make the name unique"
-                ),
-            )),
-        }
+        self.find_one_by_display_name("servicePrincipals", SERVICE_PRINCIPAL_SELECT, name, |n| {
+            format!("{n} enterprise applications are named '{name}'; name birthright apps by service principal id or make the name unique")
+        })
+        .await
     }
 
     /// Grants `user_id` the role `app_role_id` of the application `resource_id`

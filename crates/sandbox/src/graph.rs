@@ -1034,23 +1034,41 @@ async fn list_groups(
     State(st): State<Shared>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
-    let q = util::form(raw.unwrap_or_default().as_bytes());
-    let filter = query_filter(&q, GROUP_FILTER_PROPS, "Group")?;
-    let select = select_list(&q);
     let s = lock(&st);
-    let value: Vec<Value> = s
-        .groups
-        .iter()
-        .map(group_json)
-        .filter(|g| filter.as_ref().is_none_or(|f| f.matches(g)))
-        .map(|g| match &select {
-            Some(sel) => Value::Object(project(&g, Some(sel))),
-            None => Value::Object(g),
+    let all = s.groups.iter().map(group_json).collect();
+    list_reply(
+        raw,
+        GROUP_FILTER_PROPS,
+        "Group",
+        &s.graph_base,
+        "groups",
+        all,
+    )
+}
+
+/// A collection listing: `all` narrowed by `$filter` (over `props`) and projected by `$select`.
+fn list_reply(
+    raw: Option<String>,
+    props: &[&str],
+    resource: &str,
+    graph_base: &str,
+    collection: &str,
+    all: Vec<Map<String, Value>>,
+) -> Result<Response, GraphError> {
+    let q = util::form(raw.unwrap_or_default().as_bytes());
+    let filter = query_filter(&q, props, resource)?;
+    let select = select_list(&q);
+    let value: Vec<Value> = all
+        .into_iter()
+        .filter(|o| filter.as_ref().is_none_or(|f| f.matches(o)))
+        .map(|o| match &select {
+            Some(sel) => Value::Object(project(&o, Some(sel))),
+            None => Value::Object(o),
         })
         .collect();
     Ok(ok_json(
         StatusCode::OK,
-        json!({"@odata.context": context(&s.graph_base, "groups"), "value": value}),
+        json!({"@odata.context": context(graph_base, collection), "value": value}),
     ))
 }
 
@@ -1158,24 +1176,20 @@ async fn list_service_principals(
     State(st): State<Shared>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, GraphError> {
-    let q = util::form(raw.unwrap_or_default().as_bytes());
-    let filter = query_filter(&q, SERVICE_PRINCIPAL_FILTER_PROPS, "ServicePrincipal")?;
-    let select = select_list(&q);
     let s = lock(&st);
-    let value: Vec<Value> = s
+    let all = s
         .service_principals
         .iter()
         .map(service_principal_json)
-        .filter(|sp| filter.as_ref().is_none_or(|f| f.matches(sp)))
-        .map(|sp| match &select {
-            Some(sel) => Value::Object(project(&sp, Some(sel))),
-            None => Value::Object(sp),
-        })
         .collect();
-    Ok(ok_json(
-        StatusCode::OK,
-        json!({"@odata.context": context(&s.graph_base, "servicePrincipals"), "value": value}),
-    ))
+    list_reply(
+        raw,
+        SERVICE_PRINCIPAL_FILTER_PROPS,
+        "ServicePrincipal",
+        &s.graph_base,
+        "servicePrincipals",
+        all,
+    )
 }
 
 async fn get_service_principal(
