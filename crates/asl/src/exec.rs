@@ -1099,9 +1099,10 @@ impl Runner {
             }
         };
         let timeout = match &t.timeout {
-            Some(Dyn::Fixed(s)) => self
-                .clock
-                .real_timeout(Duration::from_secs_f64(s.min(3.15e9))),
+            Some(Dyn::Fixed(s)) => Some(
+                self.clock
+                    .task_timeout(Duration::from_secs_f64(s.min(3.15e9))),
+            ),
             _ => None,
         };
         let outcome = match timeout {

@@ -751,3 +751,40 @@ async fn slices_and_ranges_with_huge_steps_stop_instead_of_overflowing() {
         &json!({"slice": [2], "range": [9223372036854775806i64]})
     );
 }
+
+// ---------- Task timeouts ----------
+
+/// A handler that answers after `secs` seconds of (tokio) time.
+fn slow(secs: u64) -> TaskRegistry {
+    let mut reg = TaskRegistry::new();
+    reg.register_fn("slow", move |input, _| async move {
+        tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+        Ok(input)
+    });
+    reg
+}
+
+fn timed_task(timeout: u64) -> Value {
+    json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "slow", "TimeoutSeconds": timeout, "End": true,
+                 "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}]},
+        "TimedOut": {"Type": "Pass", "End": true}
+    }})
+}
+
+// Paused tokio time: the timer fires deterministically, without waiting for real.
+#[tokio::test(start_paused = true)]
+async fn a_task_running_past_timeout_seconds_is_states_timeout_even_on_a_virtual_clock() {
+    // GIVEN a handler that takes an hour and a 5 s TimeoutSeconds, on the instant clock
+    let r = run_with(timed_task(5), json!({"n": 1}), slow(3600)).await;
+    // THEN the task times out and the Catch sees States.Timeout
+    let out = ok(&r);
+    assert_eq!(out["error"]["Error"], "States.Timeout");
+    assert!(
+        r.history.iter().any(|e| e.kind == EventType::TaskTimedOut),
+        "the history records TaskTimedOut"
+    );
+    // AND a handler inside its timeout is unaffected: waits elsewhere do not count against it
+    let r = run_with(timed_task(5), json!({"n": 1}), slow(4)).await;
+    assert_eq!(ok(&r), &json!({"n": 1}));
+}
