@@ -3,10 +3,26 @@
 //!
 //! - [`ServiceNowClient::create_record`]: query `{table}` for the correlation id, create only
 //!   when nothing holds it.
-//! - [`ServiceNowClient::order_catalog_item`]: look for a requested item (`sc_req_item`) holding
-//!   the correlation id; otherwise `order_now` (or, on instances with two-step checkout,
-//!   `order_now` → `cart_id` → `cart/submit_order`), find the RITM of the new request and patch
-//!   the correlation id onto it so the next run finds it.
+//! - [`ServiceNowClient::order_catalog_item`]: [`find_catalog_order`] (a requested item,
+//!   `sc_req_item`, holding the correlation id); otherwise [`place_catalog_order`] then
+//!   [`finish_catalog_order`]. The catalog API has no correlation field, so the id is patched
+//!   onto the order's requested item (RITM) after ordering, and looked up before re-ordering.
+//!
+//! The two steps are public because the gap between them is where a duplicate comes from: an
+//! attempt that ordered but failed before its mark landed (RITM not visible yet, PATCH 5xx,
+//! Lambda timeout) leaves a request that no correlation lookup finds, and its retry would order
+//! again. A caller that records the [`PlacedOrder`] between the steps (create-ticket keeps it on
+//! its receipt) resumes with [`finish_catalog_order`] instead of ordering twice.
+//!
+//! - [`place_catalog_order`]: `order_now` (or, on instances with two-step checkout,
+//!   `order_now` → `cart_id` → `cart/submit_order`) → [`PlacedOrder`].
+//! - [`finish_catalog_order`]: `GET sc_req_item?sysparm_query=request=<request>`, then `PATCH`
+//!   the RITM with `correlation_id` / `correlation_display`, unless it already carries this
+//!   correlation id (an earlier mark landed), so repeating it is harmless.
+//!
+//! [`find_catalog_order`]: ServiceNowClient::find_catalog_order
+//! [`place_catalog_order`]: ServiceNowClient::place_catalog_order
+//! [`finish_catalog_order`]: ServiceNowClient::finish_catalog_order
 //!
 //! Auth is Basic or OAuth (password grant at `oauth_token.do`, token cached).
 
@@ -71,6 +87,16 @@ pub struct CatalogOrder {
     pub variables: Map<String, Value>,
     /// The user sys_id the request is for.
     pub requested_for: Option<String>,
+}
+
+/// A catalog order ServiceNow accepted: the request (REQ) exists, its requested item is not
+/// marked yet. Keep `request_sys_id` somewhere durable before finishing the order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlacedOrder {
+    /// `sys_id` of the `sc_request`.
+    pub request_sys_id: String,
+    /// `REQ…`, when the order response named it.
+    pub request_number: Option<String>,
 }
 
 /// The outcome of an order: the request (REQ) and its requested item (RITM).
@@ -395,96 +421,33 @@ impl ServiceNowClient {
         }
     }
 
-    /// Orders a catalog item once per `correlation_id` (see the module docs).
+    /// Orders a catalog item once per `correlation_id` (see the module docs): the requested
+    /// item already holding it ([`Self::find_catalog_order`]), else
+    /// [`Self::place_catalog_order`] then [`Self::finish_catalog_order`].
+    ///
+    /// A caller that can be interrupted between the two steps should call them itself and
+    /// remember the [`PlacedOrder`] in between; this method cannot, so an attempt that fails
+    /// after ordering but before the mark lands is followed by a second order on re-run.
     pub async fn order_catalog_item(
         &self,
         item_sys_id: &str,
         correlation_id: &str,
         order: &CatalogOrder,
     ) -> Result<CatalogOrderResult, ConnectorError> {
-        check_correlation_id(correlation_id)?;
-        if let Some(found) = self.find_ordered_item(correlation_id).await? {
+        if let Some(found) = self.find_catalog_order(correlation_id).await? {
             return Ok(found);
         }
-        let mut body = Map::new();
-        body.insert(
-            "sysparm_quantity".into(),
-            json!(order.quantity.max(1).to_string()),
-        );
-        body.insert("variables".into(), Value::Object(order.variables.clone()));
-        if let Some(who) = &order.requested_for {
-            body.insert("sysparm_requested_for".into(), json!(who));
-        }
-        let body = Value::Object(body);
-        let url = join(
-            &self.settings.base_url,
-            &format!(
-                "api/sn_sc/servicecatalog/items/{}/order_now",
-                enc_path(item_sys_id)
-            ),
-        );
-        let reply = self
-            .send(Method::POST, &url, Some(&body), |_| false)
-            .await?;
-        if !reply.status.is_success() {
-            return Err(self.error(&reply));
-        }
-        let mut placed: Placed = self.result(&reply)?;
-        if placed.request_id.is_none()
-            && let Some(cart) = placed.cart_id.clone()
-        {
-            // Two-step checkout: the item sits in a cart until the cart is submitted.
-            tracing::debug!(cart_id = %cart, "two-step checkout: submitting the cart");
-            let url = join(
-                &self.settings.base_url,
-                "api/sn_sc/servicecatalog/cart/submit_order",
-            );
-            let reply = self.send(Method::POST, &url, None, |_| false).await?;
-            if !reply.status.is_success() {
-                return Err(self.error(&reply));
-            }
-            placed = self.result(&reply)?;
-        }
-        let request_id = placed
-            .request_id
-            .clone()
-            .or(placed.sys_id.clone())
-            .ok_or_else(|| {
-                ConnectorError::retryable(
-                    System::ServiceNow,
-                    "the order response named no request (neither request_id nor cart_id)",
-                )
-            })?;
-        let item = self.item_of_request(&request_id).await?;
-        // Mark the RITM so a re-run finds it instead of ordering again.
-        let url = self.table_url(
-            "sc_req_item",
-            &format!("/{}?sysparm_fields=sys_id,number", enc_path(&item.sys_id)),
-        )?;
-        let patch = json!({
-            "correlation_id": correlation_id,
-            "correlation_display": self.settings.correlation_display,
-        });
-        let reply = self
-            .send(Method::PATCH, &url, Some(&patch), |_| false)
-            .await?;
-        if !reply.status.is_success() {
-            return Err(self.error(&reply));
-        }
-        Ok(CatalogOrderResult {
-            request_sys_id: Some(request_id),
-            request_number: placed.request_number.or(placed.number),
-            item: TicketRef {
-                created: true,
-                ..item
-            },
-        })
+        let placed = self.place_catalog_order(item_sys_id, order).await?;
+        self.finish_catalog_order(correlation_id, &placed).await
     }
 
-    async fn find_ordered_item(
+    /// The requested item (`sc_req_item`) holding `correlation_id`, i.e. an order an earlier run
+    /// placed and finished. ServiceNow's table query is consistent, so one lookup is enough.
+    pub async fn find_catalog_order(
         &self,
         correlation_id: &str,
     ) -> Result<Option<CatalogOrderResult>, ConnectorError> {
+        check_correlation_id(correlation_id)?;
         let query = format!("correlation_id={correlation_id}");
         let url = self.table_url(
             "sc_req_item",
@@ -510,12 +473,115 @@ impl ServiceNowClient {
         }))
     }
 
-    async fn item_of_request(&self, request_id: &str) -> Result<TicketRef, ConnectorError> {
+    /// Orders the item: `order_now`, plus `cart/submit_order` on two-step checkout. No lookup
+    /// and no mark: once this returns, a request exists that nothing finds by correlation id
+    /// until [`Self::finish_catalog_order`] marks its item, so keep the [`PlacedOrder`] first.
+    pub async fn place_catalog_order(
+        &self,
+        item_sys_id: &str,
+        order: &CatalogOrder,
+    ) -> Result<PlacedOrder, ConnectorError> {
+        let url = join(
+            &self.settings.base_url,
+            &format!(
+                "api/sn_sc/servicecatalog/items/{}/order_now",
+                enc_path(item_sys_id)
+            ),
+        );
+        let reply = self
+            .send(Method::POST, &url, Some(&order_body(order)), |_| false)
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.error(&reply));
+        }
+        let mut placed: Placed = self.result(&reply)?;
+        if placed.request_id.is_none()
+            && let Some(cart) = placed.cart_id.clone()
+        {
+            // Two-step checkout: the item sits in a cart until the cart is submitted.
+            tracing::debug!(cart_id = %cart, "two-step checkout: submitting the cart");
+            placed = self.submit_cart().await?;
+        }
+        let request_sys_id = placed.request_id.or(placed.sys_id).ok_or_else(|| {
+            ConnectorError::retryable(
+                System::ServiceNow,
+                "the order response named no request (neither request_id nor cart_id)",
+            )
+        })?;
+        Ok(PlacedOrder {
+            request_sys_id,
+            request_number: placed.request_number.or(placed.number),
+        })
+    }
+
+    async fn submit_cart(&self) -> Result<Placed, ConnectorError> {
+        let url = join(
+            &self.settings.base_url,
+            "api/sn_sc/servicecatalog/cart/submit_order",
+        );
+        let reply = self.send(Method::POST, &url, None, |_| false).await?;
+        if !reply.status.is_success() {
+            return Err(self.error(&reply));
+        }
+        self.result(&reply)
+    }
+
+    /// Finds the requested item (RITM) of a placed order and marks it with `correlation_id`, so
+    /// [`Self::find_catalog_order`] finds it from then on. Safe to repeat: an item that already
+    /// carries this correlation id (an earlier attempt's mark landed) is not patched again.
+    /// The item is `created: true`: the order is new to the catalog, whoever placed it.
+    pub async fn finish_catalog_order(
+        &self,
+        correlation_id: &str,
+        placed: &PlacedOrder,
+    ) -> Result<CatalogOrderResult, ConnectorError> {
+        check_correlation_id(correlation_id)?;
+        let (item, marked_with) = self.item_of_request(&placed.request_sys_id).await?;
+        if marked_with.as_deref() == Some(correlation_id) {
+            tracing::debug!(item = %item.number, "the requested item is already marked");
+        } else {
+            self.mark_item(&item.sys_id, correlation_id).await?;
+        }
+        Ok(CatalogOrderResult {
+            request_sys_id: Some(placed.request_sys_id.clone()),
+            request_number: placed.request_number.clone(),
+            item,
+        })
+    }
+
+    /// Patches the correlation id onto a requested item so a re-run finds it.
+    async fn mark_item(
+        &self,
+        item_sys_id: &str,
+        correlation_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let url = self.table_url(
+            "sc_req_item",
+            &format!("/{}?sysparm_fields=sys_id,number", enc_path(item_sys_id)),
+        )?;
+        let patch = json!({
+            "correlation_id": correlation_id,
+            "correlation_display": self.settings.correlation_display,
+        });
+        let reply = self
+            .send(Method::PATCH, &url, Some(&patch), |_| false)
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.error(&reply));
+        }
+        Ok(())
+    }
+
+    /// The requested item of `request_id`, and the correlation id it carries (if any).
+    async fn item_of_request(
+        &self,
+        request_id: &str,
+    ) -> Result<(TicketRef, Option<String>), ConnectorError> {
         let query = format!("request={request_id}");
         let url = self.table_url(
             "sc_req_item",
             &format!(
-                "?sysparm_query={}&sysparm_fields=sys_id,number&sysparm_limit=1",
+                "?sysparm_query={}&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=1",
                 enc_query(&query)
             ),
         )?;
@@ -532,13 +598,28 @@ impl ServiceNowClient {
                 format!("request {request_id} has no requested item yet"),
             )
         })?;
-        Ok(TicketRef {
+        let item = TicketRef {
             table: "sc_req_item".into(),
             sys_id: row.sys_id,
             number: row.number.unwrap_or_default(),
             created: true,
-        })
+        };
+        Ok((item, row.correlation_id.filter(|c| !c.is_empty())))
     }
+}
+
+/// The `order_now` body: quantity (at least 1, as a string), variables, who it is for.
+fn order_body(order: &CatalogOrder) -> Value {
+    let mut body = Map::new();
+    body.insert(
+        "sysparm_quantity".into(),
+        json!(order.quantity.max(1).to_string()),
+    );
+    body.insert("variables".into(), Value::Object(order.variables.clone()));
+    if let Some(who) = &order.requested_for {
+        body.insert("sysparm_requested_for".into(), json!(who));
+    }
+    Value::Object(body)
 }
 
 /// Correlation ids go into an encoded query: no `^` (the condition separator), no newlines.
@@ -578,6 +659,8 @@ struct Row {
     number: Option<String>,
     #[serde(default)]
     request: Option<Value>,
+    #[serde(default)]
+    correlation_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

@@ -8,10 +8,13 @@
 //! | `status`    | `pending` (an attempt began) or `done` (the ticket exists) |
 //! | `execution` | the execution that began it                              |
 //! | `startedAt` | when it began, RFC 3339                                  |
+//! | `request`   | the ServiceNow catalog request (`sc_request` sys_id) an attempt placed |
 //! | `system`, `key`, `url`, `hardware` | the ticket, once `done`           |
 //!
 //! - `begin`: `PutItem` with `attribute_not_exists(pk)`. When the condition fails, a strongly
 //!   consistent `GetItem` reads what the earlier attempt left.
+//! - `progress`: `UpdateItem SET request` (no condition: it only ever names the request this
+//!   key's order placed, and a `done` receipt ignores it). It stays on the item once done.
 //! - `complete`: `UpdateItem SET status = done, system, key, url, hardware` (no condition: every
 //!   attempt for a key completes it with the same ticket).
 //!
@@ -126,6 +129,9 @@ fn state_of(item: &HashMap<String, AttributeValue>) -> Begun {
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        request: text(item, "request")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string),
     }
 }
 
@@ -177,6 +183,24 @@ impl TicketReceipts for DynamoTicketReceipts {
             },
             Err(e) => Err(self.error("PutItem", e)),
         }
+    }
+
+    async fn progress(
+        &self,
+        correlation_key: &str,
+        request_sys_id: &str,
+    ) -> Result<(), ReceiptStoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(correlation_key)))
+            .update_expression("SET #request = :request")
+            .expression_attribute_names("#request", "request")
+            .expression_attribute_values(":request", s(request_sys_id))
+            .send()
+            .await
+            .map_err(|e| self.error("UpdateItem", e))?;
+        Ok(())
     }
 
     async fn complete(
@@ -250,6 +274,7 @@ mod tests {
             Begun::Pending {
                 execution: "exec-1".into(),
                 since: "2026-11-26T12:00:00Z".parse().unwrap(),
+                request: None,
             }
         );
     }
@@ -262,7 +287,32 @@ mod tests {
             Begun::Pending {
                 execution: String::new(),
                 since: DateTime::<Utc>::MIN_UTC,
+                request: None,
             }
         );
+    }
+
+    #[test]
+    fn a_pending_item_naming_a_request_reads_as_pending_with_it() {
+        let found = state_of(&item(&[
+            ("status", "pending"),
+            ("execution", "exec-1"),
+            ("startedAt", "2026-11-26T12:00:00.000Z"),
+            ("request", "b1c2d3"),
+        ]));
+        assert!(matches!(found, Begun::Pending { request: Some(r), .. } if r == "b1c2d3"));
+    }
+
+    #[test]
+    fn a_done_item_ignores_the_request_it_placed() {
+        let found = state_of(&item(&[
+            ("status", "done"),
+            ("request", "b1c2d3"),
+            ("system", "servicenow"),
+            ("key", "RITM0010001"),
+            ("url", "https://acme.service-now.com/x"),
+            ("hardware", "standard-laptop"),
+        ]));
+        assert!(matches!(found, Begun::Done(r) if r.key == "RITM0010001"));
     }
 }

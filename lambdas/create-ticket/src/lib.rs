@@ -12,15 +12,35 @@
 //!   ([`ticket::correlation_key`]): ServiceNow's `correlation_id` (Table API record, or the
 //!   requested item of a catalog order), Jira's label `dayone-<key>`. Before creating, the
 //!   connector looks the key up, so a re-run returns the existing ticket with `created: false`.
-//! - In a receipt ([`receipts`]; `TICKET#<key>` in the ledger table in AWS), because Jira's
-//!   search index shows a new request only seconds later: an attempt that opened the request
-//!   but timed out before returning would otherwise be followed by a retry that finds nothing
-//!   and opens a second one. Each attempt first *begins* the receipt (a conditional write):
+//! - In a receipt ([`receipts`]; `TICKET#<key>` in the ledger table in AWS), because the key
+//!   alone cannot always be found right after the fact: Jira's search index shows a new request
+//!   only seconds later, and a ServiceNow catalog order carries the key only once its requested
+//!   item (RITM) has been patched, a separate call after ordering. An attempt that opened the
+//!   request but was interrupted before that would otherwise be followed by a retry that finds
+//!   nothing and opens a second one (a second laptop). Each attempt first *begins* the receipt
+//!   (a conditional write):
 //!   - no receipt yet: look up and open as above, then mark the receipt done with the ticket;
 //!   - done: return the ticket it names (`created: false`) without calling ServiceNow or Jira;
 //!   - pending (an earlier attempt was interrupted): Jira is searched up to
 //!     [`RETRY_SEARCH`]`.searches` times, a few seconds apart, before a request is raised
 //!     (ServiceNow's query is consistent, so one lookup is enough); then the receipt is done.
+//!
+//!   A ServiceNow catalog order writes the receipt once more in between: right after
+//!   `order_now` it *progresses* the receipt with the placed request's sys_id, then finds the
+//!   request's RITM and patches the key onto it. A pending receipt that names a request is
+//!   resumed: that request's RITM is found and marked (unless the earlier mark landed) and the
+//!   receipt completed, with no lookup and no new order (`created: false`). So a failure once
+//!   the receipt names the request (RITM not visible yet, PATCH 5xx, Lambda timeout) costs a
+//!   retry, not a second laptop.
+//!
+//!   The windows left, both between ServiceNow accepting the order and the receipt naming it:
+//!   - the receipt store fails to record the request: the step marks the RITM anyway and fails
+//!     `Dayone.Retryable`, so the retry finds the marked order by its key. Only if that mark
+//!     fails too can the retry order again; the error message says so and asks for the
+//!     duplicate to be cancelled;
+//!   - the attempt dies before it learns or records the request (the `order_now` answer is
+//!     lost to a timeout, or the Lambda stops between that answer and the receipt write): the
+//!     retry cannot know the request exists and orders again.
 //!
 //!   A receipt store that does not answer is `Dayone.Retryable`: opening a ticket without a
 //!   receipt is exactly the risk the receipt exists to remove.
@@ -51,7 +71,7 @@ pub use error::CreateTicketError;
 pub use receipts::{
     Begun, InMemoryTicketReceipts, ReceiptStoreError, TicketReceipt, TicketReceipts,
 };
-use target::{Opened, Target};
+use target::{Attempt, Opened, Target};
 use ticket::{correlation_key, ticket_text};
 
 const ACTOR: &str = "step:create-ticket";
@@ -128,10 +148,18 @@ pub async fn handle_with<R: TicketReceipts + ?Sized>(
     let from_receipt = matches!(begun, Begun::Done(_));
     let output = match begun {
         Begun::Done(receipt) => receipt.into_output(),
-        Begun::Fresh => open(&target, receipts, &key, &hardware, LabelSearch::ONCE).await?,
-        Begun::Pending { execution, since } => {
-            tracing::info!(earlier_execution = %execution, since = %since, "an earlier attempt did not finish; searching patiently before opening a ticket");
-            open(&target, receipts, &key, &hardware, retry_search).await?
+        Begun::Fresh => open(&target, receipts, &key, &hardware, Attempt::First).await?,
+        Begun::Pending {
+            execution,
+            since,
+            request,
+        } => {
+            tracing::info!(earlier_execution = %execution, since = %since, placed_request = request.as_deref().unwrap_or("none"), "an earlier attempt did not finish; finishing its order or searching patiently before opening a ticket");
+            let attempt = Attempt::Retry {
+                jira_search: retry_search,
+                placed_request: request.as_deref(),
+            };
+            open(&target, receipts, &key, &hardware, attempt).await?
         }
     };
     report(ctx, &input, &key, &output, from_receipt);
@@ -174,14 +202,14 @@ async fn open<R: TicketReceipts + ?Sized>(
     receipts: &R,
     key: &str,
     hardware: &str,
-    jira_search: LabelSearch,
+    attempt: Attempt<'_>,
 ) -> Result<CreateTicketOutput, CreateTicketError> {
     let Opened {
         system,
         key: ticket_key,
         url,
         created,
-    } = target.open(key, jira_search).await?;
+    } = target.open(key, attempt, receipts).await?;
     let output = CreateTicketOutput {
         system: system.to_string(),
         key: ticket_key,

@@ -9,10 +9,16 @@
 //!
 //! - no receipt yet ([`Begun::Fresh`]): this is the first attempt; look up and open as usual;
 //! - a pending receipt ([`Begun::Pending`]): an earlier attempt got as far as the target system
-//!   and may have opened the ticket; look harder before opening one;
+//!   and may have opened the ticket; look harder before opening one, or, when the receipt names
+//!   the ServiceNow catalog request that attempt placed, finish that order instead;
 //! - a done receipt ([`Begun::Done`]): return the ticket it names, without calling anyone.
 //!
-//! Receipts hold the ticket's system, key, link and hardware profile: nothing secret.
+//! Between begin and complete, a ServiceNow catalog order *progresses* the receipt with the
+//! request it placed ([`TicketReceipts::progress`]): the catalog API has no correlation field,
+//! so until the order's requested item is marked nothing else can find that request.
+//!
+//! Receipts hold the ticket's system, key, link and hardware profile, and the placed request's
+//! `sys_id`: nothing secret.
 //!
 //! Adapters: [`InMemoryTicketReceipts`] for tests and the local engine;
 //! [`crate::dynamo::DynamoTicketReceipts`] in AWS (`TICKET#<correlation key>` items in the
@@ -75,6 +81,9 @@ pub enum Begun {
     Pending {
         execution: String,
         since: DateTime<Utc>,
+        /// The ServiceNow catalog request (`sc_request` sys_id) it placed, if it got that far:
+        /// then the ticket exists for certain and only needs finishing.
+        request: Option<String>,
     },
     /// An earlier attempt opened (or found) this ticket.
     Done(TicketReceipt),
@@ -99,6 +108,15 @@ pub trait TicketReceipts: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Begun, ReceiptStoreError>;
 
+    /// Record on the pending receipt that `request_sys_id` (a ServiceNow catalog request) was
+    /// placed for this key, so a retry finishes that order rather than placing another.
+    /// Required, not defaulted: an adapter that dropped it would bring the duplicate back.
+    async fn progress(
+        &self,
+        correlation_key: &str,
+        request_sys_id: &str,
+    ) -> Result<(), ReceiptStoreError>;
+
     /// Mark the receipt done with the ticket (replacing any earlier ticket details).
     async fn complete(
         &self,
@@ -111,6 +129,7 @@ pub trait TicketReceipts: Send + Sync {
 struct Entry {
     execution: String,
     started_at: DateTime<Utc>,
+    request: Option<String>,
     done: Option<TicketReceipt>,
 }
 
@@ -121,6 +140,7 @@ impl Entry {
             None => Begun::Pending {
                 execution: self.execution.clone(),
                 since: self.started_at,
+                request: self.request.clone(),
             },
         }
     }
@@ -144,6 +164,19 @@ impl InMemoryTicketReceipts {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// The entry for `correlation_key`, created blank if no attempt began it (like DynamoDB's
+    /// `UpdateItem`, which writes whether or not the item exists).
+    fn entry<'a>(entries: &'a mut HashMap<String, Entry>, correlation_key: &str) -> &'a mut Entry {
+        entries
+            .entry(correlation_key.to_string())
+            .or_insert_with(|| Entry {
+                execution: String::new(),
+                started_at: DateTime::<Utc>::MIN_UTC,
+                request: None,
+                done: None,
+            })
+    }
 }
 
 #[async_trait]
@@ -163,10 +196,21 @@ impl TicketReceipts for InMemoryTicketReceipts {
             Entry {
                 execution: execution_id.to_string(),
                 started_at: now,
+                request: None,
                 done: None,
             },
         );
         Ok(Begun::Fresh)
+    }
+
+    async fn progress(
+        &self,
+        correlation_key: &str,
+        request_sys_id: &str,
+    ) -> Result<(), ReceiptStoreError> {
+        let mut entries = self.lock();
+        Self::entry(&mut entries, correlation_key).request = Some(request_sys_id.to_string());
+        Ok(())
     }
 
     async fn complete(
@@ -175,14 +219,7 @@ impl TicketReceipts for InMemoryTicketReceipts {
         receipt: &TicketReceipt,
     ) -> Result<(), ReceiptStoreError> {
         let mut entries = self.lock();
-        let entry = entries
-            .entry(correlation_key.to_string())
-            .or_insert_with(|| Entry {
-                execution: String::new(),
-                started_at: DateTime::<Utc>::MIN_UTC,
-                done: None,
-            });
-        entry.done = Some(receipt.clone());
+        Self::entry(&mut entries, correlation_key).done = Some(receipt.clone());
         Ok(())
     }
 }

@@ -1,7 +1,12 @@
 //! The ticket system the request goes to: its client and the request, built from `dayone.toml`
 //! before any I/O (so a missing setting fails before a receipt is begun), then opened.
+//!
+//! A ServiceNow catalog order is opened in two steps with the receipt written in between
+//! (`order_catalog`), because the catalog API has no correlation field: until the order's
+//! requested item is marked, only the receipt knows the request exists.
 
 use dayone_connectors::jira::LabelSearch;
+use dayone_connectors::servicenow::{CatalogOrderResult, PlacedOrder};
 use dayone_connectors::{
     CatalogOrder, JiraClient, JiraSettings, NewJiraRequest, ServiceNowAuth, ServiceNowClient,
     ServiceNowSettings,
@@ -12,6 +17,7 @@ use dayone_sdk::context::StepContext;
 use serde_json::{Map, Value, json};
 
 use crate::error::CreateTicketError;
+use crate::receipts::TicketReceipts;
 use crate::ticket::TicketText;
 use crate::{CreateTicketInput, JIRA_API_TOKEN, SERVICENOW_PASSWORD};
 
@@ -24,6 +30,36 @@ pub struct Opened {
     pub url: String,
     /// `false` when the lookup found a ticket an earlier attempt opened.
     pub created: bool,
+}
+
+/// What this attempt knows about earlier ones, from the receipt it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt<'a> {
+    /// No earlier attempt: one lookup, then open.
+    First,
+    /// An earlier attempt was interrupted.
+    Retry {
+        /// How patiently Jira is searched before raising a request.
+        jira_search: LabelSearch,
+        /// The ServiceNow catalog request (`sc_request` sys_id) it placed, if it recorded one.
+        placed_request: Option<&'a str>,
+    },
+}
+
+impl Attempt<'_> {
+    fn jira_search(self) -> LabelSearch {
+        match self {
+            Attempt::First => LabelSearch::ONCE,
+            Attempt::Retry { jira_search, .. } => jira_search,
+        }
+    }
+
+    fn placed_request(self) -> Option<String> {
+        match self {
+            Attempt::First => None,
+            Attempt::Retry { placed_request, .. } => placed_request.map(str::to_string),
+        }
+    }
 }
 
 /// A ticket system, ready to open the hire's request. (The clients are boxed: built once per
@@ -68,25 +104,27 @@ impl Target {
         }
     }
 
-    /// Looks the correlation key up and opens the ticket if nothing was found. `jira_search`
-    /// says how patiently Jira is searched first; ServiceNow's query is consistent, so it is
-    /// always asked once.
-    pub async fn open(
+    /// Looks the correlation key up and opens the ticket if nothing was found. A retry searches
+    /// Jira as patiently as `attempt` says (ServiceNow's query is consistent, so it is always
+    /// asked once), and finishes the catalog order an earlier attempt recorded on `receipts`
+    /// instead of looking up or ordering again.
+    pub async fn open<R: TicketReceipts + ?Sized>(
         &self,
         key: &str,
-        jira_search: LabelSearch,
+        attempt: Attempt<'_>,
+        receipts: &R,
     ) -> Result<Opened, CreateTicketError> {
         match self {
             Target::ServiceNow {
                 client,
                 base,
                 order,
-            } => open_servicenow(client, base, order, key).await,
+            } => open_servicenow(client, base, order, key, attempt, receipts).await,
             Target::Jira {
                 client,
                 base,
                 request,
-            } => open_jira(client, base, request, jira_search).await,
+            } => open_jira(client, base, request, attempt.jira_search()).await,
         }
     }
 }
@@ -185,11 +223,13 @@ fn catalog_variables(
     v
 }
 
-async fn open_servicenow(
+async fn open_servicenow<R: TicketReceipts + ?Sized>(
     client: &ServiceNowClient,
     base: &str,
     order: &ServiceNowOrder,
     key: &str,
+    attempt: Attempt<'_>,
+    receipts: &R,
 ) -> Result<Opened, CreateTicketError> {
     let (ticket, number) = match order {
         ServiceNowOrder::Table { table, fields } => {
@@ -198,7 +238,10 @@ async fn open_servicenow(
             (r, number)
         }
         ServiceNowOrder::Catalog { item, order } => {
-            let r = client.order_catalog_item(item, key, order).await?;
+            let r = match attempt.placed_request() {
+                Some(request) => resume_catalog(client, key, request).await?,
+                None => order_catalog(client, item, order, key, receipts).await?,
+            };
             // The requested item (RITM) carries the correlation id, so a re-run finds exactly
             // it; its number is the stable key (the REQ number is not returned on a re-run).
             let number = r.item.number.clone();
@@ -216,6 +259,59 @@ async fn open_servicenow(
         key: number,
         created: ticket.created,
     })
+}
+
+/// Finishes the order an interrupted attempt placed (and recorded): no lookup, no new order.
+/// The earlier attempt placed it, so this one reports it as found (`created: false`).
+async fn resume_catalog(
+    client: &ServiceNowClient,
+    key: &str,
+    request_sys_id: String,
+) -> Result<CatalogOrderResult, CreateTicketError> {
+    tracing::info!(request = %request_sys_id, "finishing the catalog order an earlier attempt placed");
+    let placed = PlacedOrder {
+        request_sys_id,
+        request_number: None,
+    };
+    let mut finished = client.finish_catalog_order(key, &placed).await?;
+    finished.item.created = false;
+    Ok(finished)
+}
+
+/// The order marked with `key` if there is one; else order, record the request on the
+/// receipt, and mark the order's requested item.
+///
+/// If the receipt cannot record the request, the item is marked anyway (so the retry's lookup
+/// finds the order) and the step fails as retryable. Only when the mark fails too can the retry
+/// order a second time; the error says so.
+async fn order_catalog<R: TicketReceipts + ?Sized>(
+    client: &ServiceNowClient,
+    item: &str,
+    order: &CatalogOrder,
+    key: &str,
+    receipts: &R,
+) -> Result<CatalogOrderResult, CreateTicketError> {
+    if let Some(found) = client.find_catalog_order(key).await? {
+        return Ok(found);
+    }
+    let placed = client.place_catalog_order(item, order).await?;
+    if let Err(store) = receipts.progress(key, &placed.request_sys_id).await {
+        let marking = client.finish_catalog_order(key, &placed).await.err();
+        return Err(CreateTicketError::OrderNotRecorded {
+            request: describe(&placed),
+            store,
+            marking,
+        });
+    }
+    Ok(client.finish_catalog_order(key, &placed).await?)
+}
+
+/// `REQ0010002 (sys_id …)`, or just the sys_id when the order response gave no number.
+fn describe(placed: &PlacedOrder) -> String {
+    match &placed.request_number {
+        Some(number) => format!("{number} (sys_id {})", placed.request_sys_id),
+        None => format!("sys_id {}", placed.request_sys_id),
+    }
 }
 
 fn jira(

@@ -9,7 +9,8 @@ use create_ticket::{
 };
 use dayone_core::config::{ServiceNowMode, TicketSystem};
 use dayone_core::{AllocatedNames, HireEvent};
-use dayone_sandbox::Ticket;
+use dayone_sandbox::{FaultKind, FaultTarget, ServiceNowRecord, Ticket, Twin};
+use dayone_sdk::context::StepContext;
 use dayone_sdk::error::StepErrorName;
 use dayone_testkit::{EXECUTION_ID, TestEnv, hires, names, secrets_for};
 
@@ -124,13 +125,46 @@ async fn a_department_without_a_profile_gets_the_default_hardware() {
     assert_eq!(out.hardware, "standard-laptop");
 }
 
+const CATALOG_ITEM: &str = "774906834fbb4200086eeed18110c737";
+const ORDER_NOW: &str = "/api/sn_sc/servicecatalog/items/{item}/order_now";
+const MARK_ITEM: &str = "/api/now/table/{table}/{sys_id}";
+
+/// ServiceNow in catalog mode, ordering the twin's laptop item.
+fn catalog(env: &TestEnv) -> StepContext {
+    env.ctx_with_config(|c| {
+        c.tickets.servicenow.mode = ServiceNowMode::Catalog;
+        c.tickets.servicenow.catalog_item = Some(CATALOG_ITEM.into());
+    })
+}
+
+fn records(env: &TestEnv, table: &str) -> Vec<ServiceNowRecord> {
+    env.sandbox
+        .servicenow_records()
+        .into_iter()
+        .filter(|r| r.table == table)
+        .collect()
+}
+
+/// The next PATCH of a requested item answers 500: the order exists, its mark does not.
+fn fail_next_item_mark(env: &TestEnv) {
+    env.sandbox.faults().servicenow.arm(
+        FaultTarget::path("PATCH", "/api/now/table/sc_req_item/{sys_id}"),
+        FaultKind::Status {
+            status: 500,
+            retry_after_secs: None,
+        },
+        1,
+    );
+}
+
+fn servicenow_calls(env: &TestEnv, method: &str, route: &str) -> u64 {
+    env.sandbox.call_count(Twin::ServiceNow, method, route)
+}
+
 #[tokio::test]
 async fn a_servicenow_catalog_order_is_placed_once_even_when_the_receipt_is_lost() {
     let env = TestEnv::start().await.unwrap();
-    let ctx = env.ctx_with_config(|c| {
-        c.tickets.servicenow.mode = ServiceNowMode::Catalog;
-        c.tickets.servicenow.catalog_item = Some("774906834fbb4200086eeed18110c737".into());
-    });
+    let ctx = catalog(&env);
 
     // Two receipt stores: the second run knows nothing, so only the correlation id saves it.
     let first = handle(&ctx, &InMemoryTicketReceipts::new(), ada())
@@ -222,11 +256,154 @@ async fn the_retry_after_a_failed_jira_attempt_opens_exactly_one_request() {
     assert!(matches!(receipt_state(&receipts).await, Begun::Done(_)));
 }
 
-/// A receipt store that is down for `begin`, for `complete`, or both.
+#[tokio::test]
+async fn a_catalog_order_interrupted_before_its_item_was_marked_is_finished_not_ordered_again() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = catalog(&env);
+    let receipts = InMemoryTicketReceipts::new();
+    fail_next_item_mark(&env);
+
+    let err = handle(&ctx, &receipts, ada()).await.unwrap_err();
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    let ordered = records(&env, "sc_request");
+    assert_eq!(ordered.len(), 1, "the first attempt ordered");
+    assert_eq!(
+        records(&env, "sc_req_item")[0].fields["correlation_id"],
+        "",
+        "but its item is unmarked: a lookup by correlation id finds nothing"
+    );
+    assert!(
+        matches!(receipt_state(&receipts).await,
+            Begun::Pending { request: Some(r), .. } if r == ordered[0].sys_id),
+        "the receipt names the placed request"
+    );
+
+    let retry = handle(&ctx, &receipts, ada()).await.unwrap();
+
+    let items = records(&env, "sc_req_item");
+    assert_eq!(records(&env, "sc_request").len(), 1, "one request");
+    assert_eq!(items.len(), 1, "one requested item: one laptop");
+    assert_eq!(servicenow_calls(&env, "POST", ORDER_NOW), 1);
+    assert_eq!(items[0].fields["correlation_id"], KEY, "marked now");
+    assert_eq!(
+        (retry.key.as_str(), retry.created),
+        (items[0].number.as_str(), false),
+        "the retry reports the order the first attempt placed"
+    );
+    assert!(matches!(receipt_state(&receipts).await, Begun::Done(r) if r.key == retry.key));
+    env.assert_no_leaks(&[&err.message]);
+    env.assert_no_leaks(&[&retry]);
+}
+
+#[tokio::test]
+async fn a_catalog_retry_after_a_lost_completion_neither_orders_nor_marks_again() {
+    // Everything landed in ServiceNow; only the receipt's completion was lost.
+    let env = TestEnv::start().await.unwrap();
+    let ctx = catalog(&env);
+    let mut receipts = Unreliable {
+        complete_fails: true,
+        ..Unreliable::default()
+    };
+
+    let err = handle(&ctx, &receipts, ada()).await.unwrap_err();
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    assert_eq!(
+        records(&env, "sc_req_item")[0].fields["correlation_id"],
+        KEY
+    );
+
+    receipts.complete_fails = false;
+    let retry = handle(&ctx, &receipts, ada()).await.unwrap();
+
+    assert_eq!(servicenow_calls(&env, "POST", ORDER_NOW), 1);
+    assert_eq!(servicenow_calls(&env, "PATCH", MARK_ITEM), 1, "marked once");
+    assert_eq!(records(&env, "sc_req_item").len(), 1);
+    assert_eq!(retry.key, records(&env, "sc_req_item")[0].number);
+    assert!(!retry.created);
+    assert!(matches!(
+        receipt_state(&receipts.inner).await,
+        Begun::Done(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_receipt_that_cannot_record_the_order_is_retryable_and_the_retry_finds_the_marked_item() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = catalog(&env);
+    let mut receipts = Unreliable {
+        progress_fails: true,
+        ..Unreliable::default()
+    };
+
+    let err = handle(&ctx, &receipts, ada()).await.unwrap_err();
+
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    let request = &records(&env, "sc_request")[0];
+    for expected in [
+        request.number.as_str(),
+        "receipt could not record it",
+        "UpdateItem on table 'ledger'",
+        "the retry will find the order by its correlation id",
+    ] {
+        assert!(
+            err.message.contains(expected),
+            "{expected:?} in {}",
+            err.message
+        );
+    }
+    assert_eq!(
+        records(&env, "sc_req_item")[0].fields["correlation_id"],
+        KEY,
+        "the item was marked anyway"
+    );
+
+    receipts.progress_fails = false;
+    let retry = handle(&ctx, &receipts, ada()).await.unwrap();
+
+    assert!(!retry.created);
+    assert_eq!(records(&env, "sc_request").len(), 1, "no second order");
+    assert_eq!(retry.key, records(&env, "sc_req_item")[0].number);
+    env.assert_no_leaks(&[&err.message]);
+}
+
+#[tokio::test]
+async fn an_order_neither_recorded_nor_marked_says_the_retry_may_order_again() {
+    let env = TestEnv::start().await.unwrap();
+    let ctx = catalog(&env);
+    let receipts = Unreliable {
+        progress_fails: true,
+        ..Unreliable::default()
+    };
+    fail_next_item_mark(&env);
+
+    let err = handle(&ctx, &receipts, ada()).await.unwrap_err();
+
+    assert_eq!(err.name, StepErrorName::Retryable, "{}", err.message);
+    let request = &records(&env, "sc_request")[0];
+    for expected in [
+        request.number.as_str(),
+        request.sys_id.as_str(),
+        "UpdateItem on table 'ledger'",
+        "could not be marked",
+        "may order a second time",
+        "cancel it",
+    ] {
+        assert!(
+            err.message.contains(expected),
+            "{expected:?} in {}",
+            err.message
+        );
+    }
+    assert_eq!(records(&env, "sc_request").len(), 1);
+    env.assert_no_leaks(&[&err.message]);
+}
+
+/// A receipt store that is down for `begin`, `progress`, `complete`, or several.
 #[derive(Default)]
 struct Unreliable {
     inner: InMemoryTicketReceipts,
     begin_fails: bool,
+    progress_fails: bool,
     complete_fails: bool,
 }
 
@@ -246,6 +423,13 @@ impl TicketReceipts for Unreliable {
             return Err(down("PutItem"));
         }
         self.inner.begin(key, execution_id, now).await
+    }
+
+    async fn progress(&self, key: &str, request_sys_id: &str) -> Result<(), ReceiptStoreError> {
+        if self.progress_fails {
+            return Err(down("UpdateItem"));
+        }
+        self.inner.progress(key, request_sys_id).await
     }
 
     async fn complete(&self, key: &str, receipt: &TicketReceipt) -> Result<(), ReceiptStoreError> {

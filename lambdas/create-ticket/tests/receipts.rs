@@ -42,8 +42,20 @@ async fn contract(receipts: &dyn TicketReceipts) {
         Begun::Pending {
             execution: "exec-a".into(),
             since: t0,
+            request: None,
         },
         "a later begin neither overwrites the first nor reports itself"
+    );
+
+    // A catalog order was placed: the next attempt learns which request to finish.
+    receipts.progress("hire-1", "req-sys-1").await.unwrap();
+    assert_eq!(
+        receipts.begin("hire-1", "exec-b", t1).await.unwrap(),
+        Begun::Pending {
+            execution: "exec-a".into(),
+            since: t0,
+            request: Some("req-sys-1".into()),
+        }
     );
 
     // Completed: every later attempt gets the ticket back.
@@ -109,6 +121,12 @@ async fn a_dynamodb_receipt_is_the_documented_item_under_ticket_prefix() {
         Some("2026-11-26T12:00:00.000Z")
     );
     assert!(!pending.contains_key("key"));
+    assert!(!pending.contains_key("request"));
+
+    receipts.progress("hire-1", "req-sys-1").await.unwrap();
+    let progressed = read().await;
+    assert_eq!(text(&progressed, "request").as_deref(), Some("req-sys-1"));
+    assert_eq!(text(&progressed, "status").as_deref(), Some("pending"));
 
     receipts.complete("hire-1", &helpdesk(1)).await.unwrap();
     let done = read().await;
@@ -143,6 +161,9 @@ async fn a_missing_table_is_a_clear_retryable_error_and_no_ticket_is_opened() {
     assert!(begin.0.contains("PutItem"), "{begin}");
     assert!(begin.0.contains("ResourceNotFoundException"), "{begin}");
     assert!(begin.0.contains("DAYONE_LEDGER_TABLE"), "{begin}");
+    let progress = receipts.progress("hire-1", "req-sys-1").await.unwrap_err();
+    assert!(progress.0.contains("UpdateItem"), "{progress}");
+    assert!(progress.0.contains("no-such-table"), "{progress}");
     let complete = receipts.complete("hire-1", &helpdesk(1)).await.unwrap_err();
     assert!(complete.0.contains("UpdateItem"), "{complete}");
 

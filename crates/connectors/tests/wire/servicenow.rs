@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use dayone_connectors::servicenow::PlacedOrder;
 use dayone_connectors::{
     CatalogOrder, RetryPolicy, ServiceNowAuth, ServiceNowClient, ServiceNowSettings,
 };
@@ -200,6 +201,12 @@ async fn a_catalog_order_with_two_step_checkout_is_submitted_found_and_marked() 
         .to_string()
     );
     assert_eq!(
+        reqs[3].url.query(),
+        Some(
+            "sysparm_query=request%3Dreq-1&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=1"
+        )
+    );
+    assert_eq!(
         body_text(&reqs[4]),
         json!({"correlation_id": CID, "correlation_display": "dayone"}).to_string()
     );
@@ -229,6 +236,260 @@ async fn a_catalog_order_already_marked_is_not_ordered_again() {
     assert!(!placed.item.created);
     assert_eq!(placed.request_sys_id.as_deref(), Some("req-1"));
     assert_eq!(requests(&server).await.len(), 1);
+}
+
+fn laptop_order() -> CatalogOrder {
+    CatalogOrder {
+        quantity: 1,
+        variables: json!({"hardware_profile": "engineering-laptop"})
+            .as_object()
+            .unwrap()
+            .clone(),
+        requested_for: None,
+    }
+}
+
+fn placed_req_1() -> PlacedOrder {
+    PlacedOrder {
+        request_sys_id: "req-1".into(),
+        request_number: Some("REQ0010002".into()),
+    }
+}
+
+/// `GET sc_req_item?sysparm_query=request=req-1` answers `rows`.
+async fn items_of_req_1(server: &MockServer, rows: Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/now/table/sc_req_item"))
+        .and(query_param("sysparm_query", "request=req-1"))
+        .and(query_param(
+            "sysparm_fields",
+            "sys_id,number,correlation_id",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": rows})))
+        .mount(server)
+        .await;
+}
+
+async fn patch_ritm_1(server: &MockServer, status: u16) {
+    Mock::given(method("PATCH"))
+        .and(path("/api/now/table/sc_req_item/ritm-1"))
+        .and(query_param("sysparm_fields", "sys_id,number"))
+        .respond_with(
+            ResponseTemplate::new(status)
+                .set_body_json(json!({"result": {"sys_id": "ritm-1", "number": "RITM0010003"}})),
+        )
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn placing_a_catalog_order_orders_once_without_lookup_or_mark() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sn_sc/servicecatalog/items/cat-laptop/order_now"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {
+            "sys_id": "req-1", "number": "REQ0010002", "request_number": "REQ0010002",
+            "request_id": "req-1", "table": "sc_request"}})))
+        .mount(&server)
+        .await;
+
+    let placed = basic(&server)
+        .place_catalog_order("cat-laptop", &laptop_order())
+        .await
+        .unwrap();
+
+    assert_eq!(placed, placed_req_1());
+    assert_eq!(
+        calls(&server).await,
+        ["POST /api/sn_sc/servicecatalog/items/cat-laptop/order_now"]
+    );
+    let reqs = requests(&server).await;
+    assert_eq!(
+        body_text(&reqs[0]),
+        json!({"sysparm_quantity": "1", "variables": {"hardware_profile": "engineering-laptop"}})
+            .to_string()
+    );
+}
+
+#[tokio::test]
+async fn an_order_response_naming_no_request_is_retryable() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sn_sc/servicecatalog/items/cat-laptop/order_now"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": {}})))
+        .mount(&server)
+        .await;
+
+    let err = basic(&server)
+        .place_catalog_order("cat-laptop", &laptop_order())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::Retryable);
+    assert!(err.to_string().contains("named no request"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_catalog_item_is_rejected() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/sn_sc/servicecatalog/items/cat-gone/order_now"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "error": {"message": "No Record found",
+                      "detail": "Catalog item cat-gone does not exist or is not available"},
+            "status": "failure"})))
+        .mount(&server)
+        .await;
+
+    let err = basic(&server)
+        .place_catalog_order("cat-gone", &laptop_order())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::TargetRejected);
+    assert!(err.to_string().contains("cat-gone does not exist"), "{err}");
+    assert_clean(&err);
+}
+
+#[tokio::test]
+async fn finishing_a_placed_order_finds_its_item_and_marks_it() {
+    let server = MockServer::start().await;
+    items_of_req_1(
+        &server,
+        json!([{"sys_id": "ritm-1", "number": "RITM0010003", "correlation_id": ""}]),
+    )
+    .await;
+    patch_ritm_1(&server, 200).await;
+
+    let done = basic(&server)
+        .finish_catalog_order(CID, &placed_req_1())
+        .await
+        .unwrap();
+
+    assert_eq!(done.request_sys_id.as_deref(), Some("req-1"));
+    assert_eq!(done.request_number.as_deref(), Some("REQ0010002"));
+    assert_eq!(
+        (done.item.number.as_str(), done.item.created),
+        ("RITM0010003", true)
+    );
+    assert_eq!(
+        calls(&server).await,
+        [
+            "GET /api/now/table/sc_req_item?sysparm_query=request%3Dreq-1&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=1",
+            "PATCH /api/now/table/sc_req_item/ritm-1?sysparm_fields=sys_id,number",
+        ]
+    );
+    assert_eq!(
+        body_text(&requests(&server).await[1]),
+        json!({"correlation_id": CID, "correlation_display": "dayone"}).to_string()
+    );
+}
+
+#[tokio::test]
+async fn finishing_skips_the_patch_when_the_item_is_already_marked() {
+    // An earlier attempt's PATCH landed, then the attempt died before it could say so.
+    let server = MockServer::start().await;
+    items_of_req_1(
+        &server,
+        json!([{"sys_id": "ritm-1", "number": "RITM0010003", "correlation_id": CID}]),
+    )
+    .await;
+    patch_ritm_1(&server, 200).await;
+
+    let done = basic(&server)
+        .finish_catalog_order(CID, &placed_req_1())
+        .await
+        .unwrap();
+
+    assert_eq!(done.item.number, "RITM0010003");
+    assert_eq!(
+        calls(&server).await,
+        [
+            "GET /api/now/table/sc_req_item?sysparm_query=request%3Dreq-1&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=1"
+        ],
+        "no PATCH"
+    );
+}
+
+#[tokio::test]
+async fn an_item_marked_for_another_correlation_id_is_marked_for_this_one() {
+    let server = MockServer::start().await;
+    items_of_req_1(
+        &server,
+        json!([{"sys_id": "ritm-1", "number": "RITM0010003", "correlation_id": "dayone:evt-0:hardware"}]),
+    )
+    .await;
+    patch_ritm_1(&server, 200).await;
+
+    basic(&server)
+        .finish_catalog_order(CID, &placed_req_1())
+        .await
+        .unwrap();
+
+    let reqs = requests(&server).await;
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(
+        body_text(&reqs[1]),
+        json!({"correlation_id": CID, "correlation_display": "dayone"}).to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_item_is_not_visible_yet_is_retryable_and_names_the_request() {
+    let server = MockServer::start().await;
+    items_of_req_1(&server, json!([])).await;
+
+    let err = basic(&server)
+        .finish_catalog_order(CID, &placed_req_1())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::Retryable);
+    assert!(
+        err.to_string()
+            .contains("request req-1 has no requested item yet"),
+        "{err}"
+    );
+    let reqs = requests(&server).await;
+    assert!(reqs.len() > 1, "the empty answer was asked again");
+    assert!(reqs.iter().all(|r| r.method.as_str() == "GET"), "no PATCH");
+}
+
+#[tokio::test]
+async fn a_failed_mark_is_retryable_so_the_caller_can_finish_later() {
+    let server = MockServer::start().await;
+    items_of_req_1(
+        &server,
+        json!([{"sys_id": "ritm-1", "number": "RITM0010003", "correlation_id": ""}]),
+    )
+    .await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/now/table/sc_req_item/ritm-1"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({
+            "error": {"message": "Internal Server Error", "detail": null}, "status": "failure"})))
+        .mount(&server)
+        .await;
+
+    let err = basic(&server)
+        .finish_catalog_order(CID, &placed_req_1())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::Retryable, "{err}");
+    assert_clean(&err);
+}
+
+#[tokio::test]
+async fn finishing_refuses_a_correlation_id_that_could_inject_query_conditions() {
+    let server = MockServer::start().await;
+
+    let err = basic(&server)
+        .finish_catalog_order("x^active=false", &placed_req_1())
+        .await
+        .unwrap_err();
+
+    assert_eq!(err.step_error_name(), StepErrorName::Misconfigured);
+    assert!(requests(&server).await.is_empty());
 }
 
 #[tokio::test]
