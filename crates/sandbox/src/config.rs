@@ -21,6 +21,20 @@ pub struct SandboxConfig {
     pub slack: SlackConfig,
 }
 
+impl SandboxConfig {
+    /// The credentials the twins accept, under the logical secret names of `dayone.toml`
+    /// `[secrets]` (`graph_client_secret`, `workday_password`, …). All are local fakes.
+    pub fn credentials(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("graph_client_secret", self.graph.client_secret.clone()),
+            ("workday_password", self.workday.password.clone()),
+            ("servicenow_password", self.servicenow.password.clone()),
+            ("jira_api_token", self.jira.api_token.clone()),
+            ("slack_bot_token", self.slack.bot_token.clone()),
+        ]
+    }
+}
+
 impl fmt::Debug for SandboxConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SandboxConfig")

@@ -79,7 +79,32 @@ pub struct SandboxUrls {
     pub slack_base: String,
 }
 
+/// The `host:port` of an `http(s)://host:port/…` URL.
+pub fn host_of(url: &str) -> String {
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl SandboxUrls {
+    /// `127.0.0.1:port` of every twin: what an egress allowlist must admit to reach them.
+    pub fn hosts(&self) -> Vec<String> {
+        [
+            &self.graph_base,
+            &self.login_base,
+            &self.workday_base,
+            &self.servicenow_base,
+            &self.jira_base,
+            &self.slack_base,
+        ]
+        .into_iter()
+        .map(|u| host_of(u))
+        .collect()
+    }
+
     /// Full Human_Resources endpoint for `tenant` and `version` (e.g. `v44.0`).
     pub fn workday_human_resources(&self, tenant: &str, version: &str) -> String {
         format!(

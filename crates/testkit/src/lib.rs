@@ -122,12 +122,7 @@ impl TestEnv {
 
     /// The allowlist entry (`127.0.0.1:port`) of a twin's base URL.
     pub fn host_of(url: &str) -> String {
-        url.trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        dayone_sandbox::host_of(url)
     }
 
     /// Every value that must never appear in a log line or an output: the pass values the
@@ -180,27 +175,12 @@ pub fn context(
 
 /// `127.0.0.1:port` of every twin.
 pub fn allowlist(urls: &SandboxUrls) -> Vec<String> {
-    [
-        &urls.graph_base,
-        &urls.login_base,
-        &urls.workday_base,
-        &urls.servicenow_base,
-        &urls.jira_base,
-        &urls.slack_base,
-    ]
-    .into_iter()
-    .map(|u| TestEnv::host_of(u))
-    .collect()
+    urls.hosts()
 }
 
 /// The twins' credentials under the logical names of `[secrets]`.
 pub fn secrets_for(cfg: &SandboxConfig) -> StaticSecrets {
-    StaticSecrets::new()
-        .with("graph_client_secret", cfg.graph.client_secret.clone())
-        .with("workday_password", cfg.workday.password.clone())
-        .with("servicenow_password", cfg.servicenow.password.clone())
-        .with("jira_api_token", cfg.jira.api_token.clone())
-        .with("slack_bot_token", cfg.slack.bot_token.clone())
+    cfg.credentials().into_iter().collect()
 }
 
 fn rule(name: &str, when: &str, groups: &[&str]) -> BirthrightRule {

@@ -137,7 +137,7 @@ impl LocalEngine {
         let birthright = Birthright::from_config(&config.birthright)?;
 
         let ledger: Arc<dyn Ledger> = Arc::from(dayone_ledger::open_ledger(&ledger_spec).await?);
-        let secrets: Arc<dyn SecretStore> = Arc::new(dayone_testkit::secrets_for(&sandbox_config));
+        let secrets: Arc<dyn SecretStore> = Arc::new(twin_secrets(&sandbox_config));
         let ctx = |function: &str| {
             step_context(function, &policy, &config, secrets.clone(), sandbox.urls())
         };
@@ -420,7 +420,7 @@ fn local_egress(function: &str, policy: &Config, urls: &SandboxUrls) -> Vec<Stri
         (Some(&t.slack_base), &urls.slack_base),
     ];
     let Some(f) = policy.functions.get(function) else {
-        return dayone_testkit::allowlist(urls);
+        return urls.hosts();
     };
     let mut allow: Vec<String> = pairs
         .into_iter()
@@ -471,7 +471,7 @@ pub fn forbidden_values(sandbox: &Sandbox) -> Vec<String> {
 
 /// The twins' credentials as a store (for callers that build their own contexts).
 pub fn twin_secrets(sandbox: &SandboxConfig) -> StaticSecrets {
-    dayone_testkit::secrets_for(sandbox)
+    sandbox.credentials().into_iter().collect()
 }
 
 #[cfg(test)]
