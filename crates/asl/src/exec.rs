@@ -949,12 +949,18 @@ impl Runner {
     ) -> Result<Value, Fault> {
         match &sc.st.kind {
             Kind::Task(t) => {
+                let timeout = t
+                    .timeout
+                    .as_ref()
+                    .map(|d| self.task_timeout(sc, ctx, raw, doc, vars, d))
+                    .transpose()?;
                 self.task(
                     sc,
                     t,
                     Arc::unwrap_or_clone(input),
                     ctx.task_token,
                     retry_count,
+                    timeout,
                 )
                 .await
             }
@@ -996,6 +1002,51 @@ impl Runner {
         }
     }
 
+    /// A Task's `TimeoutSeconds`: literal, from `TimeoutSecondsPath` (into the effective
+    /// input) or a JSONata expression; a positive number of seconds.
+    fn task_timeout(
+        &self,
+        sc: &StateCtx<'_>,
+        ctx: &Ctx<'_>,
+        raw: &Value,
+        doc: Option<&Value>,
+        vars: &Vars,
+        d: &Dyn<f64>,
+    ) -> Result<Duration, Fault> {
+        let v = match d {
+            Dyn::Fixed(s) => Value::from(*s),
+            Dyn::Path(p) => {
+                let eff = apply_input_path(sc, &sc.st.input_path, raw, ctx, vars)?;
+                Env {
+                    input: eff.as_ref().unwrap_or(raw),
+                    ctx,
+                    vars,
+                }
+                .resolve(p)
+                .ok_or_else(|| missing_path(sc, p))?
+            }
+            Dyn::Jsonata(t) => t.eval(
+                doc.unwrap_or(&Value::Null),
+                vars,
+                "TimeoutSeconds",
+                &sc.st.name,
+                sc.entered_id,
+            )?,
+        };
+        let secs = v
+            .as_f64()
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| {
+                Fault::runtime(format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). The TimeoutSeconds value '{v}' is not a positive number",
+                    sc.st.name, sc.entered_id
+                ))
+            })?;
+        Ok(self
+            .clock
+            .task_timeout(Duration::from_secs_f64(secs.min(3.15e9))))
+    }
+
     async fn task(
         &self,
         sc: &StateCtx<'_>,
@@ -1003,6 +1054,7 @@ impl Runner {
         input: Value,
         token: Option<&str>,
         retry_count: u32,
+        timeout: Option<Duration>,
     ) -> Result<Value, Fault> {
         let st = sc.st;
         let (key, payload, function_name) = match t.integration {
@@ -1097,13 +1149,6 @@ impl Runner {
                     })
                 }
             }
-        };
-        let timeout = match &t.timeout {
-            Some(Dyn::Fixed(s)) => Some(
-                self.clock
-                    .task_timeout(Duration::from_secs_f64(s.min(3.15e9))),
-            ),
-            _ => None,
         };
         let outcome = match timeout {
             Some(d) => match tokio::time::timeout(d, call).await {

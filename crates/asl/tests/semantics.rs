@@ -788,3 +788,42 @@ async fn a_task_running_past_timeout_seconds_is_states_timeout_even_on_a_virtual
     let r = run_with(timed_task(5), json!({"n": 1}), slow(4)).await;
     assert_eq!(ok(&r), &json!({"n": 1}));
 }
+
+#[tokio::test(start_paused = true)]
+async fn timeout_seconds_path_and_jsonata_timeouts_come_from_the_input() {
+    // GIVEN the timeout read from the input by TimeoutSecondsPath (after InputPath)
+    let by_path = json!({"StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "slow", "InputPath": "$.job",
+                 "TimeoutSecondsPath": "$.limit", "End": true}
+    }});
+    let r = run_with(by_path.clone(), json!({"job": {"limit": 5}}), slow(60)).await;
+    assert_eq!(r.error.as_deref(), Some("States.Timeout"));
+    let r = run_with(by_path.clone(), json!({"job": {"limit": 120}}), slow(60)).await;
+    assert_eq!(ok(&r), &json!({"limit": 120}));
+    // A value that is not a positive number, or a missing one, is a runtime error naming it.
+    let r = run_with(by_path.clone(), json!({"job": {"limit": -1}}), slow(1)).await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        r.cause
+            .as_deref()
+            .unwrap()
+            .contains("TimeoutSeconds value '-1'"),
+        "{:?}",
+        r.cause
+    );
+    let r = run_with(by_path, json!({"job": {}}), slow(1)).await;
+    assert_eq!(r.error.as_deref(), Some("States.Runtime"));
+    assert!(
+        r.cause.as_deref().unwrap().contains("$.limit"),
+        "{:?}",
+        r.cause
+    );
+
+    // AND in JSONata mode from an expression over $states.input
+    let by_jsonata = json!({"QueryLanguage": "JSONata", "StartAt": "Call", "States": {
+        "Call": {"Type": "Task", "Resource": "slow",
+                 "TimeoutSeconds": "{% $states.input.limit %}", "End": true}
+    }});
+    let r = run_with(by_jsonata, json!({"limit": 5}), slow(60)).await;
+    assert_eq!(r.error.as_deref(), Some("States.Timeout"));
+}
