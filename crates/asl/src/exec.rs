@@ -89,20 +89,36 @@ pub struct ExecutionOptions {
 
 type TokenSender = oneshot::Sender<Result<Value, TaskError>>;
 
+/// A `.waitForTaskToken` task waiting for its answer, and the bell its heartbeats ring.
+struct TokenSlot {
+    answer: TokenSender,
+    heartbeat: Arc<tokio::sync::Notify>,
+}
+
 /// Task tokens of `.waitForTaskToken` tasks still waiting for an answer.
 #[derive(Default)]
-struct Tokens(Mutex<HashMap<String, TokenSender>>);
+struct Tokens(Mutex<HashMap<String, TokenSlot>>);
 
 impl Tokens {
     fn answer(&self, token: &str, r: Result<Value, TaskError>) -> Result<(), AslError> {
-        let tx = self
+        let slot = self
             .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(token)
             .ok_or_else(|| AslError::UnknownTaskToken(token.to_string()))?;
-        tx.send(r)
+        slot.answer
+            .send(r)
             .map_err(|_| AslError::UnknownTaskToken(token.to_string()))
+    }
+
+    fn heartbeat(&self, token: &str) -> Result<(), AslError> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = map
+            .get(token)
+            .ok_or_else(|| AslError::UnknownTaskToken(token.to_string()))?;
+        slot.heartbeat.notify_one();
+        Ok(())
     }
 }
 
@@ -231,6 +247,12 @@ impl Execution {
     /// Fails the `.waitForTaskToken` task holding `token`.
     pub fn send_task_failure(&self, token: &str, error: &str, cause: &str) -> Result<(), AslError> {
         self.tokens.answer(token, Err(TaskError::new(error, cause)))
+    }
+
+    /// Tells the `.waitForTaskToken` task holding `token` that its worker is still busy,
+    /// restarting its `HeartbeatSeconds`.
+    pub fn send_task_heartbeat(&self, token: &str) -> Result<(), AslError> {
+        self.tokens.heartbeat(token)
     }
 
     /// Tokens of tasks currently waiting for an answer.
@@ -949,18 +971,28 @@ impl Runner {
     ) -> Result<Value, Fault> {
         match &sc.st.kind {
             Kind::Task(t) => {
-                let timeout = t
-                    .timeout
-                    .as_ref()
-                    .map(|d| self.task_timeout(sc, ctx, raw, doc, vars, d))
-                    .transpose()?;
+                let seconds =
+                    |d: &Dyn<f64>, field| self.positive_seconds(sc, ctx, raw, doc, vars, d, field);
+                let limits = TaskLimits {
+                    timeout: t
+                        .timeout
+                        .as_ref()
+                        .map(|d| seconds(d, "TimeoutSeconds"))
+                        .transpose()?,
+                    heartbeat: t
+                        .heartbeat
+                        .as_ref()
+                        .filter(|_| t.wait_for_token)
+                        .map(|d| seconds(d, "HeartbeatSeconds"))
+                        .transpose()?,
+                };
                 self.task(
                     sc,
                     t,
                     Arc::unwrap_or_clone(input),
                     ctx.task_token,
                     retry_count,
-                    timeout,
+                    limits,
                 )
                 .await
             }
@@ -1002,9 +1034,11 @@ impl Runner {
         }
     }
 
-    /// A Task's `TimeoutSeconds`: literal, from `TimeoutSecondsPath` (into the effective
-    /// input) or a JSONata expression; a positive number of seconds.
-    fn task_timeout(
+    /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`field`): literal, from the `…Path`
+    /// (into the effective input) or a JSONata expression; a positive number of seconds,
+    /// enforced in real time (see [`Clock::task_timeout`]).
+    #[allow(clippy::too_many_arguments)]
+    fn positive_seconds(
         &self,
         sc: &StateCtx<'_>,
         ctx: &Ctx<'_>,
@@ -1012,6 +1046,7 @@ impl Runner {
         doc: Option<&Value>,
         vars: &Vars,
         d: &Dyn<f64>,
+        field: &str,
     ) -> Result<Duration, Fault> {
         let v = match d {
             Dyn::Fixed(s) => Value::from(*s),
@@ -1028,7 +1063,7 @@ impl Runner {
             Dyn::Jsonata(t) => t.eval(
                 doc.unwrap_or(&Value::Null),
                 vars,
-                "TimeoutSeconds",
+                field,
                 &sc.st.name,
                 sc.entered_id,
             )?,
@@ -1038,7 +1073,7 @@ impl Runner {
             .filter(|s| s.is_finite() && *s > 0.0)
             .ok_or_else(|| {
                 Fault::runtime(format!(
-                    "An error occurred while executing the state '{}' (entered at the event id #{}). The TimeoutSeconds value '{v}' is not a positive number",
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). The {field} value '{v}' is not a positive number",
                     sc.st.name, sc.entered_id
                 ))
             })?;
@@ -1054,7 +1089,7 @@ impl Runner {
         input: Value,
         token: Option<&str>,
         retry_count: u32,
-        timeout: Option<Duration>,
+        limits: TaskLimits,
     ) -> Result<Value, Fault> {
         let st = sc.st;
         let (key, payload, function_name) = match t.integration {
@@ -1109,13 +1144,20 @@ impl Runner {
         e.resource = Some(t.resource.clone());
         self.push(e);
 
+        let heartbeat = Arc::new(tokio::sync::Notify::new());
         let rx = token.as_ref().map(|tok| {
             let (tx, rx) = oneshot::channel();
             self.tokens
                 .0
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(tok.clone(), tx);
+                .insert(
+                    tok.clone(),
+                    TokenSlot {
+                        answer: tx,
+                        heartbeat: heartbeat.clone(),
+                    },
+                );
             rx
         });
         let call = async {
@@ -1141,16 +1183,11 @@ impl Runner {
                         e.output = Some(Arc::new(json!({ "TaskToken": tok })));
                         self.push(e);
                     }
-                    rx.await.unwrap_or_else(|_| {
-                        Err(TaskError::new(
-                            names::TASK_FAILED,
-                            "the task token was dropped",
-                        ))
-                    })
+                    await_answer(rx, &heartbeat, limits.heartbeat).await
                 }
             }
         };
-        let outcome = match timeout {
+        let outcome = match limits.timeout {
             Some(d) => match tokio::time::timeout(d, call).await {
                 Ok(r) => r.map_err(Fault::from),
                 Err(_) => Err(Fault::new(names::TIMEOUT, "Task timed out.")),
@@ -1184,7 +1221,7 @@ impl Runner {
             }
             Err(f) => {
                 let mut e = HistoryEvent::new(
-                    if f.name() == names::TIMEOUT {
+                    if f.name() == names::TIMEOUT || f.name() == names::HEARTBEAT_TIMEOUT {
                         EventType::TaskTimedOut
                     } else {
                         EventType::TaskFailed
@@ -1579,6 +1616,40 @@ fn apply_output_path(
         .resolve(p)
         .map(Arc::new)
         .ok_or_else(|| missing_path(sc, p)),
+    }
+}
+
+/// How long a task may run (`TimeoutSeconds`) and, waiting for its token, go without a
+/// heartbeat (`HeartbeatSeconds`).
+struct TaskLimits {
+    timeout: Option<Duration>,
+    heartbeat: Option<Duration>,
+}
+
+/// The answer sent for a `.waitForTaskToken` task. With `heartbeat`, the worker must call
+/// `send_task_heartbeat` (or answer) at least that often, else `States.HeartbeatTimeout`.
+async fn await_answer(
+    mut rx: oneshot::Receiver<Result<Value, TaskError>>,
+    beat: &tokio::sync::Notify,
+    heartbeat: Option<Duration>,
+) -> Result<Value, TaskError> {
+    let dropped = || {
+        Err(TaskError::new(
+            names::TASK_FAILED,
+            "the task token was dropped",
+        ))
+    };
+    let Some(every) = heartbeat else {
+        return (&mut rx).await.unwrap_or_else(|_| dropped());
+    };
+    loop {
+        tokio::select! {
+            answer = &mut rx => return answer.unwrap_or_else(|_| dropped()),
+            _ = beat.notified() => continue,
+            _ = tokio::time::sleep(every) => {
+                return Err(TaskError::new(names::HEARTBEAT_TIMEOUT, "Task heartbeat timed out."));
+            }
+        }
     }
 }
 

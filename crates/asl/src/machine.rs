@@ -91,6 +91,8 @@ pub(crate) struct TaskDef {
     pub integration: Integration,
     pub wait_for_token: bool,
     pub timeout: Option<Dyn<f64>>,
+    /// For `.waitForTaskToken` tasks: the longest silence between heartbeats.
+    pub heartbeat: Option<Dyn<f64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -758,11 +760,8 @@ fn parse_state(
                     resource: base.to_string(),
                     integration,
                     wait_for_token,
-                    timeout: {
-                        // HeartbeatSeconds is validated but not enforced (no heartbeat API).
-                        dyn_num(name, o, "HeartbeatSeconds")?;
-                        dyn_num(name, o, "TimeoutSeconds")?
-                    },
+                    timeout: dyn_num(name, o, "TimeoutSeconds")?,
+                    heartbeat: dyn_num(name, o, "HeartbeatSeconds")?,
                 }),
             )
         }

@@ -827,3 +827,49 @@ async fn timeout_seconds_path_and_jsonata_timeouts_come_from_the_input() {
     let r = run_with(by_jsonata, json!({"limit": 5}), slow(60)).await;
     assert_eq!(r.error.as_deref(), Some("States.Timeout"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_callback_task_lives_on_heartbeats_and_times_out_without_them() {
+    let mut reg = TaskRegistry::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    reg.register_fn("worker", move |_, ctx| {
+        let tx = tx.clone();
+        async move {
+            tx.send(ctx.task_token.clone().expect("a token is issued"))
+                .unwrap();
+            Ok(json!(null))
+        }
+    });
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                 "Parameters": {"FunctionName": "worker", "Payload": {"token.$": "$$.Task.Token"}},
+                 "HeartbeatSeconds": 10,
+                 "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.error", "Next": "Silent"}],
+                 "End": true},
+        "Silent": {"Type": "Pass", "End": true}}});
+    let interp = Interpreter::new(StateMachine::from_value(def).unwrap())
+        .with_tasks(reg)
+        .with_clock(Clock::instant());
+    let pause = |s| tokio::time::sleep(std::time::Duration::from_secs(s));
+
+    // GIVEN a worker that beats every 8 s for 32 s, then answers
+    let exec = interp.start(json!({}), ExecutionOptions::default());
+    let token = rx.recv().await.unwrap();
+    assert!(exec.send_task_heartbeat("not-a-token").is_err());
+    for _ in 0..4 {
+        pause(8).await;
+        exec.send_task_heartbeat(&token).unwrap();
+    }
+    exec.send_task_success(&token, json!({"done": true}))
+        .unwrap();
+    // THEN the task waited for it: 32 s in all, never 10 s without a beat
+    assert_eq!(ok(&exec.wait().await.unwrap()), &json!({"done": true}));
+
+    // GIVEN a worker that goes silent WHEN 10 s pass THEN States.HeartbeatTimeout
+    let exec = interp.start(json!({}), ExecutionOptions::default());
+    rx.recv().await.unwrap();
+    pause(11).await;
+    let r = exec.wait().await.unwrap();
+    assert_eq!(ok(&r)["error"]["Error"], "States.HeartbeatTimeout");
+    assert!(r.history.iter().any(|e| e.kind == EventType::TaskTimedOut));
+}
