@@ -171,11 +171,20 @@ impl AppRole {
     }
 }
 
-#[derive(Deserialize)]
+/// An app role a user holds: which application, which role.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct RoleAssignment {
-    resource_id: String,
-    app_role_id: String,
+pub struct HeldAppRole {
+    pub resource_id: String,
+    pub app_role_id: String,
+}
+
+impl HeldAppRole {
+    /// Whether this is role `app_role_id` of application `resource_id`.
+    pub fn is(&self, resource_id: &str, app_role_id: &str) -> bool {
+        self.resource_id.eq_ignore_ascii_case(resource_id)
+            && self.app_role_id.eq_ignore_ascii_case(app_role_id)
+    }
 }
 
 const SERVICE_PRINCIPAL_SELECT: &str = "id,displayName,appRoles";
@@ -788,34 +797,58 @@ impl GraphClient {
         .await
     }
 
-    /// Grants `user_id` the role `app_role_id` of the application `resource_id`
-    /// (`POST /servicePrincipals/{resource}/appRoleAssignedTo`), unless the user already holds
-    /// it (`GET /users/{id}/appRoleAssignments`).
+    /// Grants `user_id` the role `app_role_id` of the application `resource_id`, unless the
+    /// user already holds it: [`GraphClient::app_role_assignments`], then
+    /// [`GraphClient::grant_app_role`]. For several apps, list once and grant each.
     pub async fn assign_app_role(
         &self,
         user_id: &str,
         resource_id: &str,
         app_role_id: &str,
     ) -> Result<Assignment, ConnectorError> {
-        let url = self.url(&format!(
+        let held = self.app_role_assignments(user_id).await?;
+        if held.iter().any(|h| h.is(resource_id, app_role_id)) {
+            return Ok(Assignment::AlreadyAssigned);
+        }
+        self.grant_app_role(user_id, resource_id, app_role_id).await
+    }
+
+    /// The app roles `user_id` holds (`GET /users/{id}/appRoleAssignments`, every page). A
+    /// user created seconds ago may not be readable yet: a 404 is retried as replication delay.
+    pub async fn app_role_assignments(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<HeldAppRole>, ConnectorError> {
+        let mut url = self.url(&format!(
             "users/{}/appRoleAssignments?$select=id,resourceId,appRoleId",
             enc_path(user_id)
         ));
-        let mut call = Call::new(Method::GET, url);
-        call.replication = true;
-        let reply = self.send(call).await?;
-        let held: Page<RoleAssignment> = match reply.status.as_u16() {
-            200 => self.decode(&reply)?,
-            404 => return Err(self.still_missing(&reply)),
-            _ => return Err(self.error(&reply)),
-        };
-        let same = |a: &RoleAssignment| {
-            a.resource_id.eq_ignore_ascii_case(resource_id)
-                && a.app_role_id.eq_ignore_ascii_case(app_role_id)
-        };
-        if held.value.iter().any(same) {
-            return Ok(Assignment::AlreadyAssigned);
+        let mut held = Vec::new();
+        loop {
+            let mut call = Call::new(Method::GET, url);
+            call.replication = true;
+            let reply = self.send(call).await?;
+            let page: Page<HeldAppRole> = match reply.status.as_u16() {
+                200 => self.decode(&reply)?,
+                404 => return Err(self.still_missing(&reply)),
+                _ => return Err(self.error(&reply)),
+            };
+            held.extend(page.value);
+            match page.next_link {
+                Some(next) => url = next,
+                None => return Ok(held),
+            }
         }
+    }
+
+    /// `POST /servicePrincipals/{resource}/appRoleAssignedTo`; Graph's "already exists" (a
+    /// concurrent run won) is success.
+    pub async fn grant_app_role(
+        &self,
+        user_id: &str,
+        resource_id: &str,
+        app_role_id: &str,
+    ) -> Result<Assignment, ConnectorError> {
         let body = json!({
             "principalId": user_id,
             "resourceId": resource_id,

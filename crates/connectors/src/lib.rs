@@ -50,8 +50,8 @@ pub mod workday;
 pub use error::{ConnectorError, System};
 pub use graph::{
     AppRole, Assignment, CreatedUser, DEFAULT_ACCESS_ROLE, GraphClient, GraphErrorBody, GraphGroup,
-    GraphSettings, GraphUser, MailBody, MailMessage, Membership, NewUser, ServicePrincipal,
-    TapPolicy, TapRequest, TemporaryAccessPass, UserFilter,
+    GraphSettings, GraphUser, HeldAppRole, MailBody, MailMessage, Membership, NewUser,
+    ServicePrincipal, TapPolicy, TapRequest, TemporaryAccessPass, UserFilter,
 };
 pub use jira::{JiraClient, JiraErrorBody, JiraSettings, JiraTicket, LabelSearch, NewJiraRequest};
 pub use servicenow::{

@@ -176,13 +176,26 @@ pub async fn create_account(
         group_ids.push(id);
     }
     let mut app_ids = Vec::with_capacity(apps.len());
+    // What the user already holds, read once (a re-run finds every grant here).
+    let held = if apps.is_empty() {
+        Vec::new()
+    } else {
+        graph
+            .app_role_assignments(&user.id)
+            .await
+            .map_err(CreateAccountError::from)?
+    };
     for app in &apps {
         let sp = resolve_app(graph, app).await?;
         let role = app_role(&sp, app, config.birthright.app_roles.get(app))?;
-        let assignment = graph
-            .assign_app_role(&user.id, &sp.id, &role)
-            .await
-            .map_err(CreateAccountError::from)?;
+        let assignment = if held.iter().any(|h| h.is(&sp.id, &role)) {
+            Assignment::AlreadyAssigned
+        } else {
+            graph
+                .grant_app_role(&user.id, &sp.id, &role)
+                .await
+                .map_err(CreateAccountError::from)?
+        };
         tracing::info!(app = %app, service_principal = %sp.id, app_role = %role, ?assignment, "birthright app");
         ctx.audit(
             AuditEvent::new(ACTOR, "app.assign", &upn)

@@ -361,15 +361,17 @@ async fn birthright_apps_are_assigned_once_with_the_right_role() {
     assert_eq!(role_of("SAP"), finance.id);
     let github = sp("GitHub Enterprise").await;
     assert_eq!(role_of("GitHub Enterprise"), github.app_roles[0].id);
-    // The second run only looked: one POST per app in all.
-    assert_eq!(
-        env.sandbox
-            .calls()
+    // The second run only looked: one POST per app in all, and each run read the user's
+    // assignments once, not once per app.
+    let calls = env.sandbox.calls();
+    let count = |m: &str, suffix: &str| {
+        calls
             .iter()
-            .filter(|c| c.method == "POST" && c.path.ends_with("/appRoleAssignedTo"))
-            .count(),
-        3
-    );
+            .filter(|c| c.method == m && c.path.ends_with(suffix))
+            .count()
+    };
+    assert_eq!(count("POST", "/appRoleAssignedTo"), 3);
+    assert_eq!(count("GET", "/appRoleAssignments"), 2);
     env.assert_no_leaks(&[&first, &second]);
 }
 

@@ -737,6 +737,35 @@ async fn an_app_role_is_granted_once_and_an_existing_grant_is_success() {
 }
 
 #[tokio::test]
+async fn a_users_app_roles_are_read_across_pages() {
+    let server = MockServer::start().await;
+    token_ok(&server, 3599).await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-1/appRoleAssignments"))
+        .and(query_param("$select", "id,resourceId,appRoleId"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{"id": "a-1", "resourceId": "sp-1", "appRoleId": "r-1"}],
+            "@odata.nextLink": format!("{}/v1.0/users/u-1/appRoleAssignments?$skiptoken=p2", server.uri())
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/u-1/appRoleAssignments"))
+        .and(query_param("$skiptoken", "p2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{"id": "a-2", "resourceId": "SP-2", "appRoleId": "r-2"}]
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let held = client(&server).app_role_assignments("u-1").await.unwrap();
+    assert_eq!(held.len(), 2);
+    assert!(held[1].is("sp-2", "R-2"), "ids compare without case");
+    assert!(!held[0].is("sp-1", "r-2"));
+}
+
+#[tokio::test]
 async fn granting_an_app_role_rides_out_replication_delay_of_a_new_user() {
     let server = MockServer::start().await;
     token_ok(&server, 3599).await;
