@@ -355,18 +355,19 @@ impl ServiceNowClient {
         ))
     }
 
-    /// The first record of `table` whose `correlation_id` is `correlation_id`.
-    pub async fn find_by_correlation_id(
+    /// `GET /api/now/table/{table}?sysparm_query=correlation_id=…`: the first row, with `fields`.
+    async fn first_by_correlation_id(
         &self,
         table: &str,
         correlation_id: &str,
-    ) -> Result<Option<TicketRef>, ConnectorError> {
+        fields: &str,
+    ) -> Result<Option<Row>, ConnectorError> {
         check_correlation_id(correlation_id)?;
         let query = format!("correlation_id={correlation_id}");
         let url = self.table_url(
             table,
             &format!(
-                "?sysparm_query={}&sysparm_fields=sys_id,number&sysparm_limit=1",
+                "?sysparm_query={}&sysparm_fields={fields}&sysparm_limit=1",
                 enc_query(&query)
             ),
         )?;
@@ -375,7 +376,19 @@ impl ServiceNowClient {
             return Err(self.error(&reply));
         }
         let rows: Vec<Row> = self.result(&reply)?;
-        Ok(rows.into_iter().next().map(|r| TicketRef {
+        Ok(rows.into_iter().next())
+    }
+
+    /// The first record of `table` whose `correlation_id` is `correlation_id`.
+    pub async fn find_by_correlation_id(
+        &self,
+        table: &str,
+        correlation_id: &str,
+    ) -> Result<Option<TicketRef>, ConnectorError> {
+        let row = self
+            .first_by_correlation_id(table, correlation_id, "sys_id,number")
+            .await?;
+        Ok(row.map(|r| TicketRef {
             table: table.to_string(),
             sys_id: r.sys_id,
             number: r.number.unwrap_or_default(),
@@ -447,21 +460,10 @@ impl ServiceNowClient {
         &self,
         correlation_id: &str,
     ) -> Result<Option<CatalogOrderResult>, ConnectorError> {
-        check_correlation_id(correlation_id)?;
-        let query = format!("correlation_id={correlation_id}");
-        let url = self.table_url(
-            "sc_req_item",
-            &format!(
-                "?sysparm_query={}&sysparm_fields=sys_id,number,request&sysparm_limit=1",
-                enc_query(&query)
-            ),
-        )?;
-        let reply = self.send(Method::GET, &url, None, |_| false).await?;
-        if reply.status.as_u16() != 200 {
-            return Err(self.error(&reply));
-        }
-        let rows: Vec<Row> = self.result(&reply)?;
-        Ok(rows.into_iter().next().map(|r| CatalogOrderResult {
+        let row = self
+            .first_by_correlation_id("sc_req_item", correlation_id, "sys_id,number,request")
+            .await?;
+        Ok(row.map(|r| CatalogOrderResult {
             request_sys_id: r.request.as_ref().and_then(reference_value),
             request_number: None,
             item: TicketRef {
