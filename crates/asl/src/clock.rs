@@ -92,15 +92,6 @@ impl Clock {
             }
         }
     }
-
-    /// The real duration a task's `TimeoutSeconds` of `d` is enforced with: `d` itself on every
-    /// clock. A virtual clock shortens waits (Wait states, Retry delays), never the work a task
-    /// handler does, and that work advances the clock at its real pace; so a task has used up
-    /// its timeout when `d` of real time has passed. Scaling it would time out a 150 ms call
-    /// under a 120 s timeout at `--time-scale 0.001`.
-    pub(crate) fn task_timeout(&self, d: Duration) -> Duration {
-        d
-    }
 }
 
 impl Default for Clock {

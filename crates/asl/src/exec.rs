@@ -1035,8 +1035,12 @@ impl Runner {
     }
 
     /// A Task's `TimeoutSeconds` or `HeartbeatSeconds` (`field`): literal, from the `…Path`
-    /// (into the effective input) or a JSONata expression; a positive number of seconds,
-    /// enforced in real time (see [`Clock::task_timeout`]).
+    /// (into the effective input) or a JSONata expression; a positive number of seconds.
+    ///
+    /// Enforced in real time on every clock: a virtual clock shortens waits (Wait states,
+    /// Retry delays), never the work a task handler does, and that work advances the clock at
+    /// its real pace. Scaling it would time out a 150 ms call under a 120 s timeout at
+    /// `--time-scale 0.001`.
     #[allow(clippy::too_many_arguments)]
     fn positive_seconds(
         &self,
@@ -1077,9 +1081,7 @@ impl Runner {
                     sc.st.name, sc.entered_id
                 ))
             })?;
-        Ok(self
-            .clock
-            .task_timeout(Duration::from_secs_f64(secs.min(3.15e9))))
+        Ok(Duration::from_secs_f64(secs.min(3.15e9)))
     }
 
     async fn task(
